@@ -1,0 +1,1 @@
+"""The catalog: data model, database and object store. The lowest layer of datamirror."""

@@ -1,0 +1,196 @@
+"""One error root for datamirror. Facts are fields; every error carries a hint for the user.
+
+The CLI prints ``error: <message>`` and ``hint: <hint>``; the server maps ``status`` to an
+HTTP problem body. Backend errors are translated into these once, at the boundary.
+"""
+
+from __future__ import annotations
+
+
+class DatamirrorError(Exception):
+    """Something went wrong in datamirror."""
+
+    hint: str = ""
+    status: int = 500
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def is_transient(self) -> bool:
+        """Whether trying the same operation again may succeed."""
+        return False
+
+
+class ConfigError(DatamirrorError):
+    """The configuration is invalid."""
+
+    status = 500
+
+
+class UnknownDatasetError(DatamirrorError, LookupError):
+    """No such dataset."""
+
+    status = 404
+
+    def __init__(self, dataset: str) -> None:
+        super().__init__(
+            f"unknown dataset {dataset!r}",
+            hint="run `datamirror source list` to see the registered datasets",
+        )
+        self.dataset = dataset
+
+
+class DuplicateDatasetError(DatamirrorError):
+    """A dataset with that name exists already."""
+
+    status = 409
+
+    def __init__(self, dataset: str) -> None:
+        super().__init__(
+            f"a dataset named {dataset!r} already exists",
+            hint=f"pick another name, or `datamirror source remove {dataset}` first",
+        )
+        self.dataset = dataset
+
+
+class InvalidNameError(DatamirrorError, ValueError):
+    """A dataset or release name is not allowed."""
+
+    status = 400
+
+
+class UnknownReleaseError(DatamirrorError, LookupError):
+    """No such release."""
+
+    status = 404
+
+    def __init__(self, dataset: str, release: str) -> None:
+        super().__init__(
+            f"dataset {dataset!r} has no release {release!r}",
+            hint=f"run `datamirror releases {dataset}` to see its releases",
+        )
+        self.dataset = dataset
+        self.release = release
+
+
+class NoReleaseError(DatamirrorError, LookupError):
+    """The dataset has no published release yet."""
+
+    status = 404
+
+    def __init__(self, dataset: str) -> None:
+        super().__init__(
+            f"dataset {dataset!r} has no published release yet",
+            hint=f"run `datamirror sync {dataset}` to publish one",
+        )
+        self.dataset = dataset
+
+
+class InvalidSourceURLError(DatamirrorError, ValueError):
+    """The source URL is not one datamirror can mirror."""
+
+    status = 400
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"invalid source URL {url!r}: {reason}",
+            hint="use an http://, https://, ftp:// or s3:// URL of a directory or prefix",
+        )
+        self.url = url
+
+
+class SourceError(DatamirrorError):
+    """The source could not be read."""
+
+    status = 502
+
+    def __init__(
+        self, url: str, cause: str, *, transient: bool = False, hint: str | None = None
+    ) -> None:
+        super().__init__(
+            f"source {url}: {cause}",
+            hint=hint or "check that the URL is right and the server is reachable",
+        )
+        self.url = url
+        self.cause = cause
+        self.transient = transient
+
+    def is_transient(self) -> bool:
+        return self.transient
+
+
+class EmptyListingError(SourceError):
+    """The source listed no files."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            url,
+            "the listing contains no files to mirror",
+            hint="check the URL and the --include/--exclude globs",
+        )
+
+
+class ChecksumMismatchError(DatamirrorError):
+    """A file's bytes do not match the digest the source publishes."""
+
+    status = 502
+
+    def __init__(self, path: str, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"checksum mismatch for {path}: {algorithm} expected {expected}, got {actual}",
+            hint="the source file or its checksum file is corrupt; the release was not published",
+        )
+        self.path = path
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+
+    def is_transient(self) -> bool:
+        return True
+
+
+class SyncAbortedError(DatamirrorError):
+    """The sync stopped before publishing."""
+
+    status = 500
+
+
+class StoreError(DatamirrorError):
+    """The object store failed."""
+
+    status = 503
+
+    def __init__(self, message: str, *, transient: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "check that the object store is reachable")
+        self.transient = transient
+
+    def is_transient(self) -> bool:
+        return self.transient
+
+
+class ObjectNotFoundError(StoreError, FileNotFoundError):
+    """No object under that key."""
+
+    status = 404
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no object {key!r} in the store", hint="run `datamirror verify`")
+        self.key = key
+
+
+class InvalidPathError(DatamirrorError, ValueError):
+    """A path would leave its dataset or is malformed."""
+
+    status = 400
+
+
+class AccessDeniedError(DatamirrorError, PermissionError):
+    """The credentials do not allow this."""
+
+    status = 403

@@ -1,0 +1,66 @@
+"""Release manifests: the value objects a release is made of, and their JSON form.
+
+A manifest lists every path of a release with its object key, size and digests. It is
+written next to the release in the store, so the catalog can be rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    path: str
+    key: str
+    size: int
+    xxh3_128: str
+    mtime: datetime | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    source_etag: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["mtime"] = self.mtime.isoformat() if self.mtime else None
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ManifestEntry:
+        mtime = data.get("mtime")
+        return cls(
+            path=data["path"],
+            key=data["key"],
+            size=int(data["size"]),
+            xxh3_128=data["xxh3_128"],
+            mtime=datetime.fromisoformat(mtime) if mtime else None,
+            md5=data.get("md5"),
+            sha256=data.get("sha256"),
+            source_etag=data.get("source_etag"),
+        )
+
+
+def dump_manifest(
+    dataset: str, release: str, source_url: str, entries: Iterable[ManifestEntry]
+) -> bytes:
+    document = {
+        "version": MANIFEST_VERSION,
+        "dataset": dataset,
+        "release": release,
+        "source": source_url,
+        "files": [e.to_json() for e in sorted(entries, key=lambda e: e.path)],
+    }
+    return json.dumps(document, indent=1, sort_keys=True).encode()
+
+
+def load_manifest(raw: bytes) -> tuple[dict[str, Any], list[ManifestEntry]]:
+    """The manifest's header fields and its entries."""
+    document = json.loads(raw)
+    files = [ManifestEntry.from_json(f) for f in document.pop("files")]
+    return document, files

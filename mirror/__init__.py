@@ -1,0 +1,1 @@
+"""Mirror: read sources and write verified releases into the catalog."""

@@ -1,0 +1,1 @@
+"""Source readers: one module per protocol, all speaking `mirror.sources.base.Source`."""

@@ -1,0 +1,1 @@
+"""Serve: answer HTTP for published releases, read-only over the catalog."""
