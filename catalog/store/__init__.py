@@ -13,6 +13,7 @@ from catalog.store.base import (
     Store,
     SupportsLocalPath,
     SupportsPresign,
+    SupportsWriteAt,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Store",
     "SupportsLocalPath",
     "SupportsPresign",
+    "SupportsWriteAt",
     "open_store",
 ]
 

@@ -117,6 +117,14 @@ class Store(Protocol):
 
 
 @runtime_checkable
+class SupportsWriteAt(Protocol):
+    """A part writer that takes bytes at any offset, so a part streams in without being
+    buffered whole (the local store). Writers without it take whole parts."""
+
+    async def write_at(self, offset: int, data: bytes | memoryview) -> None: ...
+
+
+@runtime_checkable
 class SupportsLocalPath(Protocol):
     """A store whose objects are plain files: the server can sendfile them."""
 
