@@ -1,8 +1,8 @@
 """The one module that spells store keys.
 
-    objects/<dataset>/<release that first brought the bytes>/<path>   immutable bytes
-    releases/<dataset>/<release>/manifest.json                        path -> key, size, digests
-    releases/<dataset>/<release>/ro-crate-metadata.json               FAIR description
+objects/<dataset>/<release that first brought the bytes>/<path>   immutable bytes
+releases/<dataset>/<release>/manifest.json                        path -> key, size, digests
+releases/<dataset>/<release>/ro-crate-metadata.json               FAIR description
 """
 
 from __future__ import annotations

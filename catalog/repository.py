@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,9 +226,7 @@ class Catalog:
         with self.session() as session:
             paths = [e.path for e in entries]
             session.execute(
-                Entry.__table__.delete().where(
-                    Entry.release_id == release_id, Entry.path.in_(paths)
-                )
+                delete(Entry).where(Entry.release_id == release_id, Entry.path.in_(paths))
             )
             session.add_all(
                 Entry(

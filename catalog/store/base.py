@@ -7,6 +7,8 @@ implementation, so no caller can block the event loop.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,7 +107,7 @@ class Store(Protocol):
         """Reopen an unfinished upload; raises ObjectNotFoundError when the store lost it."""
         ...
 
-    async def landed_parts(self, key: str, upload_id: str) -> list[LandedPart]:
+    async def landed_parts(self, key: str, upload_id: str) -> builtins.list[LandedPart]:
         """The parts an unfinished upload holds (for a resuming worker)."""
         ...
 
