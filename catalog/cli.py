@@ -22,7 +22,7 @@ LAZY_COMMANDS = {
     "verify": "mirror.cli:verify",
     "gc": "mirror.cli:gc",
     "worker": "mirror.cli:worker",
-    "demo": "mirror.demo:demo",
+    "demo": "catalog.demo:demo",
     "serve": "serve.cli:serve",
     "token": "serve.cli:token",
 }

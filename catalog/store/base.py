@@ -8,7 +8,6 @@ implementation, so no caller can block the event loop.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
