@@ -26,7 +26,6 @@ from catalog.repository import Catalog, DatasetSpec
 
 DATASET = "demo"
 BIG_FILE_SIZE = 64 * 1024 * 1024
-SOURCE_SEED = 0
 
 
 def _env(ctx: click.Context) -> dict[str, str]:
@@ -42,6 +41,7 @@ def _env(ctx: click.Context) -> dict[str, str]:
 def sample_source(root: Path, env: dict[str, str]) -> Iterator[str]:
     """Run the loopback sample source; yield its base URL."""
     argv = [sys.executable, "-m", "mirror.sample_source", str(root)]
+    argv += ["--generate", str(BIG_FILE_SIZE)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -124,13 +124,8 @@ Press Ctrl-C to stop.""",
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     """Mirror a generated sample source on loopback, then serve it."""
-    from mirror.sample_data import write_sample_tree
-
     conf = settings(ctx)
     root = conf.home / "demo-source"
-    if not (root / "md5sum.txt").exists():
-        click.echo(f"writing sample source files under {root}")
-        write_sample_tree(root, seed=SOURCE_SEED, big_file_size=BIG_FILE_SIZE)
     env = _env(ctx)
     cli = [sys.executable, "-m", "catalog.cli"]
     with sample_source(root, env) as url:

@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from mirror.sample_data import write_sample_tree
+
 ROOT = web.AppKey("root", Path)
 
 
@@ -78,7 +80,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--generate",
+        type=int,
+        metavar="BIG_FILE_SIZE",
+        default=None,
+        help="first write the sample tree into ROOT if it has none (with a big file this size)",
+    )
     args = parser.parse_args(argv)
+    if args.generate is not None and not (args.root / "md5sum.txt").exists():
+        print(f"writing sample source files under {args.root}", file=sys.stderr)  # noqa: T201
+        write_sample_tree(args.root, big_file_size=args.generate)
     if not args.root.is_dir():
         sys.exit(f"error: {args.root} is not a directory")
     asyncio.run(serve(args.root.resolve(), args.host, args.port))
