@@ -65,9 +65,13 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except OperationalError as exc:
         raise DatamirrorError(
-            f"cannot reach the catalog database: {exc.orig}",
+            f"cannot reach the catalog database: {_first_line(exc.orig)}",
             hint="check DATAMIRROR_DB and that the database server is running",
         ) from exc
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error else "unknown error"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
