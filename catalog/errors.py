@@ -111,7 +111,13 @@ class SourceError(DatamirrorError):
     status = 502
 
     def __init__(
-        self, url: str, cause: str, *, transient: bool = False, hint: str | None = None
+        self,
+        url: str,
+        cause: str,
+        *,
+        transient: bool = False,
+        hint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(
             f"source {url}: {cause}",
@@ -120,6 +126,7 @@ class SourceError(DatamirrorError):
         self.url = url
         self.cause = cause
         self.transient = transient
+        self.retry_after = retry_after
 
     def is_transient(self) -> bool:
         return self.transient
@@ -133,6 +140,18 @@ class EmptyListingError(SourceError):
             url,
             "the listing contains no files to mirror",
             hint="check the URL and the --include/--exclude globs",
+        )
+
+
+class SourceChangedError(SourceError):
+    """The file changed at the source while it was being fetched."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(
+            url,
+            f"changed during the sync ({cause})",
+            transient=True,
+            hint="the file is fetched again from the start",
         )
 
 
