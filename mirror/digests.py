@@ -1,0 +1,72 @@
+"""Streaming digests: xxh3-128 of every file, and md5/sha256 when the source publishes one.
+
+`update` is meant to run in a worker thread for large buffers (hashlib and xxhash release
+the GIL on large inputs); `FileDigests.update_async` decides that for its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from catalog.errors import ChecksumMismatchError
+from mirror.checksum_files import Digest
+
+INLINE_LIMIT = 64 * 1024
+SUPPORTED = ("md5", "sha256")
+
+
+@dataclass(slots=True)
+class FileDigests:
+    """The digests of one file, fed in order."""
+
+    extra: tuple[str, ...] = ()
+    _xxh: Any = field(default_factory=xxhash.xxh3_128)
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._extra = {name: hashlib.new(name) for name in self.extra if name in SUPPORTED}
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._xxh.update(data)
+        for hasher in self._extra.values():
+            hasher.update(data)
+
+    def update_many(self, chunks: Iterable[bytes | memoryview]) -> None:
+        for chunk in chunks:
+            self.update(chunk)
+
+    async def update_async(self, chunks: list[bytes]) -> None:
+        """Hash on the loop only when the input is small; otherwise in a thread."""
+        if sum(len(c) for c in chunks) <= INLINE_LIMIT:
+            self.update_many(chunks)
+        else:
+            await asyncio.to_thread(self.update_many, chunks)
+
+    @property
+    def xxh3_128(self) -> str:
+        return str(self._xxh.hexdigest())
+
+    def hexdigest(self, algorithm: str) -> str | None:
+        hasher = self._extra.get(algorithm)
+        return hasher.hexdigest() if hasher else None
+
+    def check(self, path: str, expected: Digest | None) -> None:
+        """Raise ChecksumMismatchError when the published digest differs."""
+        if expected is None:
+            return
+        actual = self.hexdigest(expected.algorithm)
+        if actual is not None and actual != expected.hexdigest:
+            raise ChecksumMismatchError(path, expected.algorithm, expected.hexdigest, actual)
+
+
+def xxh3_128_of(chunks: Iterable[bytes | memoryview]) -> str:
+    hasher = xxhash.xxh3_128()
+    for chunk in chunks:
+        hasher.update(chunk)
+    return str(hasher.hexdigest())

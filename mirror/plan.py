@@ -1,0 +1,110 @@
+"""Pure planning: which source files to fetch, which to reuse, which are gone; part sizes."""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from catalog.errors import SyncAbortedError
+from catalog.manifest import ManifestEntry
+from catalog.store.base import ByteRange
+from mirror.checksum_files import Digest
+from mirror.sources.base import SourceEntry
+
+
+class Action(enum.StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    entry: SourceEntry
+    action: Action
+    expected: Digest | None = None
+    previous: ManifestEntry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    files: tuple[PlannedFile, ...]
+    removed: tuple[str, ...]
+
+    def count(self, action: Action) -> int:
+        return sum(1 for f in self.files if f.action is action)
+
+    @property
+    def to_fetch(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.action is not Action.UNCHANGED]
+
+
+def selected(
+    entries: Iterable[SourceEntry], include: Sequence[str], exclude: Sequence[str]
+) -> list[SourceEntry]:
+    """Entries whose path matches an include glob (all when none) and no exclude glob."""
+
+    def matches(path: str, globs: Sequence[str]) -> bool:
+        name = path.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(path, g) or fnmatch.fnmatchcase(name, g) for g in globs)
+
+    return [
+        e
+        for e in entries
+        if (not include or matches(e.path, include)) and not matches(e.path, exclude)
+    ]
+
+
+def is_unchanged(entry: SourceEntry, previous: ManifestEntry, expected: Digest | None) -> bool:
+    if previous.size != entry.size or previous.source_etag != entry.version:
+        return False
+    if expected is None:
+        return True
+    held = previous.md5 if expected.algorithm == "md5" else previous.sha256
+    return held == expected.hexdigest
+
+
+def make_plan(
+    listing: Iterable[SourceEntry],
+    previous: Mapping[str, ManifestEntry],
+    expected: Mapping[str, Digest],
+) -> Plan:
+    files = []
+    seen = set()
+    for entry in sorted(listing, key=lambda e: e.path):
+        seen.add(entry.path)
+        digest = expected.get(entry.path)
+        old = previous.get(entry.path)
+        if old is None:
+            action = Action.NEW
+        elif is_unchanged(entry, old, digest):
+            action = Action.UNCHANGED
+        else:
+            action = Action.CHANGED
+        files.append(PlannedFile(entry, action, digest, old))
+    removed = tuple(sorted(set(previous) - seen))
+    return Plan(tuple(files), removed)
+
+
+def check_deletions(plan: Plan, previous_count: int, max_delete_percent: float) -> None:
+    """Stop a sync whose listing would drop too large a share of the previous release."""
+    if not previous_count:
+        return
+    share = 100.0 * len(plan.removed) / previous_count
+    if share > max_delete_percent:
+        raise SyncAbortedError(
+            f"the source lists {len(plan.files)} files; publishing would remove "
+            f"{len(plan.removed)} of the {previous_count} in the current release "
+            f"({share:.0f}% > {max_delete_percent:g}%)",
+            hint="an upstream outage can serve an empty or partial listing; if the removal "
+            "is real, sync again with a higher --max-delete",
+        )
+
+
+def part_ranges(size: int, part_size: int) -> list[ByteRange]:
+    """Consecutive ranges of `part_size` bytes (the last one shorter) covering `size`."""
+    if size <= 0:
+        return []
+    return [ByteRange(start, min(start + part_size, size)) for start in range(0, size, part_size)]
