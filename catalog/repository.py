@@ -29,7 +29,17 @@ from catalog.errors import (
 )
 from catalog.layout import check_name
 from catalog.manifest import ManifestEntry
-from catalog.models import Dataset, Entry, Release, ReleaseState, RunState, SyncRun, utcnow
+from catalog.models import (
+    Dataset,
+    Entry,
+    Release,
+    ReleaseState,
+    RunState,
+    SyncRun,
+    Transfer,
+    TransferPart,
+    utcnow,
+)
 
 SOURCE_SCHEMES = ("http", "https", "ftp", "s3")
 
@@ -306,6 +316,119 @@ class Catalog:
                     select(SyncRun).where(SyncRun.dataset_id == ds.id).order_by(SyncRun.id)
                 )
             )
+
+    # transfers: parts of large files that have landed in a building release
+
+    def get_transfer(self, release_id: int, path: str) -> TransferState | None:
+        with self.session() as session:
+            row = session.scalar(
+                select(Transfer).where(Transfer.release_id == release_id, Transfer.path == path)
+            )
+            if row is None:
+                return None
+            return TransferState(
+                id=row.id,
+                key=row.object_key,
+                size=row.size,
+                part_size=row.part_size,
+                version=row.source_version,
+                upload_id=row.upload_id,
+                landed=frozenset(p.number for p in row.parts),
+            )
+
+    def start_transfer(
+        self, release_id: int, path: str, key: str, size: int, part_size: int,
+        version: str, upload_id: str,
+    ) -> TransferState:  # fmt: skip
+        """Record a new chunked upload for `path`, replacing any earlier one."""
+        with self.session() as session:
+            session.execute(
+                delete(Transfer).where(Transfer.release_id == release_id, Transfer.path == path)
+            )
+            row = Transfer(
+                release_id=release_id, path=path, object_key=key, size=size,
+                part_size=part_size, source_version=version, upload_id=upload_id,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return TransferState(row.id, key, size, part_size, version, upload_id, frozenset())
+
+    def add_part(
+        self, transfer_id: int, number: int, offset: int, length: int, xxh3_128: str
+    ) -> None:
+        with self.session() as session:
+            session.add(
+                TransferPart(
+                    transfer_id=transfer_id, number=number, offset=offset, length=length,
+                    xxh3_128=xxh3_128,
+                )
+            )  # fmt: skip
+
+    def finish_transfer(self, release_id: int, path: str) -> None:
+        with self.session() as session:
+            session.execute(
+                delete(Transfer).where(Transfer.release_id == release_id, Transfer.path == path)
+            )
+
+    def open_upload_ids(self, release_id: int) -> set[str]:
+        with self.session() as session:
+            ids = session.scalars(
+                select(Transfer.upload_id).where(Transfer.release_id == release_id)
+            )
+            return {i for i in ids if i}
+
+    # retention and garbage collection
+
+    def expire_releases(self, dataset: str, keep: int) -> list[str]:
+        """Mark all but the newest `keep` published releases expired; return their names."""
+        ds = self.get_dataset(dataset)
+        with self.session() as session:
+            published = session.scalars(
+                select(Release)
+                .where(Release.dataset_id == ds.id, Release.state == ReleaseState.PUBLISHED)
+                .order_by(Release.id.desc())
+            ).all()
+            expired = [r for r in published[keep:] if r.id != ds.current_release_id]
+            for release in expired:
+                release.state = ReleaseState.EXPIRED
+            return [r.name for r in expired]
+
+    def retained_keys(self) -> set[str]:
+        """Every object key a published or building release still points at."""
+        retained = (ReleaseState.PUBLISHED, ReleaseState.BUILDING)
+        with self.session() as session:
+            keys = session.scalars(
+                select(Entry.object_key)
+                .join(Release, Entry.release_id == Release.id)
+                .where(Release.state.in_(retained))
+            )
+            transfers = session.scalars(
+                select(Transfer.object_key)
+                .join(Release, Transfer.release_id == Release.id)
+                .where(Release.state.in_(retained))
+            )
+            return set(keys) | set(transfers)
+
+    def retained_releases(self) -> set[tuple[str, str]]:
+        """(dataset, release) pairs whose release folders must stay in the store."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Dataset.name, Release.name)
+                .join(Release, Release.dataset_id == Dataset.id)
+                .where(Release.state.in_((ReleaseState.PUBLISHED, ReleaseState.BUILDING)))
+            )
+            return {(d, r) for d, r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class TransferState:
+    id: int
+    key: str
+    size: int
+    part_size: int
+    version: str | None
+    upload_id: str | None
+    landed: frozenset[int]
 
 
 def _serial(name: str) -> int:
