@@ -70,3 +70,11 @@ def xxh3_128_of(chunks: Iterable[bytes | memoryview]) -> str:
     for chunk in chunks:
         hasher.update(chunk)
     return str(hasher.hexdigest())
+
+
+async def feed(hasher: Any, chunk: bytes | memoryview) -> None:
+    """Update one hasher with a chunk: inline when small, in a thread when large."""
+    if len(chunk) <= INLINE_LIMIT:
+        hasher.update(chunk)
+    else:
+        await asyncio.to_thread(hasher.update, chunk)

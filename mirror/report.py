@@ -1,0 +1,76 @@
+"""The sync report: what one run did, as a value stored in SyncRun.report and printed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    path: str
+    error: str
+    expected: str | None = None
+    actual: str | None = None
+    algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    dataset: str
+    release: str
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    resumed: int = 0
+    bytes_transferred: int = 0
+    total_bytes: int = 0
+    seconds: float = 0.0
+    published: bool = False
+    errors: tuple[FileError, ...] = field(default_factory=tuple)
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second over the whole run."""
+        return self.bytes_transferred / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def summary(self) -> str:
+        outcome = "published" if self.published else "not published"
+        line = (
+            f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.removed} removed, {self.failed} failed; "
+            f"{human_bytes(self.bytes_transferred)} in {self.seconds:.1f}s "
+            f"({human_bytes(self.rate)}/s); {outcome}"
+        )
+        if self.resumed:
+            line += f"; {self.resumed} resumed"
+        return line
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["errors"] = [
+            {k: v for k, v in asdict(e).items() if v is not None} for e in self.errors
+        ]
+        data["rate"] = round(self.rate, 1)
+        data["seconds"] = round(self.seconds, 3)
+        data["summary"] = self.summary
+        return data
+
+    def lines(self) -> list[str]:
+        """What the CLI prints at the end of a run."""
+        out = [f"{self.dataset} {self.release}: {self.summary}"]
+        for err in self.errors:
+            out.append(f"  failed {err.path}: {err.error}")
+        return out
+
+
+def human_bytes(count: float) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

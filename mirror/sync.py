@@ -1,0 +1,241 @@
+"""One sync run: list, plan against the current release, fetch, verify, publish.
+
+A run builds a release in state `building`; a killed or failed run leaves it so, and the
+next run resumes it (files already recorded are kept, landed parts are not fetched
+again). Publishing flips the current release only after every file is verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from catalog.errors import (
+    ChecksumMismatchError,
+    DatamirrorError,
+    EmptyListingError,
+    SourceChangedError,
+    SyncAbortedError,
+)
+from catalog.layout import dataset_objects_prefix
+from catalog.manifest import ManifestEntry
+from catalog.models import Dataset, Release, RunState
+from catalog.repository import Catalog
+from catalog.store.base import Store
+from mirror.bandwidth import TokenBucket
+from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
+from mirror.plan import Action, Plan, PlannedFile, check_deletions, make_plan, selected
+from mirror.progress import Progress, QuietProgress
+from mirror.publish import flip, write_release_files
+from mirror.report import FileError, SyncReport
+from mirror.retry import RetryPolicy
+from mirror.sources.base import Source, SourceEntry
+from mirror.transfer import Fetched, TransferContext, fetch_file
+
+MiB = 1024 * 1024
+FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    part_size: int = 16 * MiB
+    parallel: int = 16
+    bandwidth_limit: float | None = None
+    max_delete: float | None = None
+    keep: int | None = None
+    checksums: str | None = None
+    policy: RetryPolicy = FILE_RETRIES
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    fetched: tuple[Fetched, ...]
+    errors: tuple[FileError, ...]
+
+
+async def run_sync(
+    catalog: Catalog,
+    store: Store,
+    source: Source,
+    name: str,
+    options: SyncOptions = SyncOptions(),
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Sync dataset `name` from `source` into `store`; raise when nothing was published."""
+    started = time.monotonic()
+    dataset = await asyncio.to_thread(catalog.get_dataset, name)
+    release = await asyncio.to_thread(_building_or_new, catalog, name)
+    run = await asyncio.to_thread(catalog.start_run, name, release.id)
+    report = SyncReport(name, release.name)
+    try:
+        report = await _build(catalog, store, source, dataset, release, options, progress)
+        report = replace(report, seconds=time.monotonic() - started)
+        if report.errors:
+            raise SyncAbortedError(
+                f"{report.failed} file(s) failed; release {release.name} was not published",
+                hint=f"see the errors above; `datamirror sync {name}` again resumes the release",
+            )
+        await asyncio.to_thread(flip, catalog, name, release.id, options.keep or dataset.keep)
+        report = replace(report, published=True)
+    except (DatamirrorError, OSError) as exc:
+        report = replace(report, seconds=time.monotonic() - started)
+        await asyncio.to_thread(
+            catalog.finish_run, run.id, RunState.FAILED, report.to_json(), str(exc)
+        )
+        exc.add_note("\n".join(report.lines()))
+        raise
+    await asyncio.to_thread(catalog.finish_run, run.id, RunState.SUCCEEDED, report.to_json())
+    return report
+
+
+def _building_or_new(catalog: Catalog, name: str) -> Release:
+    return catalog.building_release(name) or catalog.new_release(name)
+
+
+async def _build(
+    catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
+    options: SyncOptions, progress: Progress | None,
+) -> SyncReport:  # fmt: skip
+    listing = await list_source(source, dataset)
+    expected = await published_digests(source, listing, options.checksums or dataset.checksums)
+    previous = await asyncio.to_thread(_previous_entries, catalog, dataset)
+    plan = make_plan(listing, previous, expected)
+    max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
+    check_deletions(plan, len(previous), max_delete)
+    await _prepare_release(catalog, store, dataset.name, release.id, plan)
+    todo = await asyncio.to_thread(_not_yet_landed, catalog, release.id, plan)
+    progress = progress or QuietProgress()
+    progress.start(len(todo), sum(f.entry.size for f in todo))
+    ctx = TransferContext(
+        catalog, store, source, dataset.name, release.name, release.id, options.part_size,
+        asyncio.Semaphore(options.parallel), progress,
+        TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
+    )  # fmt: skip
+    try:
+        outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+    finally:
+        progress.close()
+    if not outcome.errors:
+        entries = await asyncio.to_thread(catalog.release_entries, release.id)
+        await write_release_files(store, dataset, release, entries)
+    return make_report(dataset.name, release.name, plan, listing, outcome)
+
+
+async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
+    entries = [e async for e in source.list()]
+    chosen = selected(entries, dataset.include, dataset.exclude)
+    if not chosen:
+        raise EmptyListingError(source.url)
+    return chosen
+
+
+async def published_digests(
+    source: Source, listing: Sequence[SourceEntry], mode: str
+) -> dict[str, Digest]:
+    """The digests the source's checksum files publish, by dataset path."""
+    if mode == "none":
+        return {}
+    paths = find_checksum_files(e.path for e in listing) if mode == "auto" else [mode]
+
+    async def read(path: str) -> dict[str, Digest]:
+        raw = b"".join([chunk async for chunk in source.read(path)])
+        return digests_from_file(path, raw.decode("utf-8", errors="replace"))
+
+    found: dict[str, Digest] = {}
+    for digests in await asyncio.gather(*(read(p) for p in paths)):
+        found.update(digests)
+    return found
+
+
+def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:
+    if dataset.current_release_id is None:
+        return {}
+    return {e.path: e for e in catalog.release_entries(dataset.current_release_id)}
+
+
+async def _prepare_release(
+    catalog: Catalog, store: Store, name: str, release_id: int, plan: Plan
+) -> None:
+    """Forget what the listing no longer has, reuse unchanged objects, drop stale uploads."""
+    paths = {f.entry.path for f in plan.files}
+    await asyncio.to_thread(catalog.remove_entries, release_id, paths)
+    reused = [f.previous for f in plan.files if f.action is Action.UNCHANGED and f.previous]
+    await asyncio.to_thread(catalog.add_entries, release_id, reused)
+    keep = await asyncio.to_thread(catalog.open_upload_ids, release_id)
+    await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
+
+
+def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[PlannedFile]:
+    """Files to fetch, less those a previous run of this release already recorded."""
+    landed = {e.path: e for e in catalog.release_entries(release_id)}
+
+    def done(planned: PlannedFile) -> bool:
+        entry = landed.get(planned.entry.path)
+        if entry is None or entry.size != planned.entry.size:
+            return False
+        if entry.source_etag != planned.entry.version:
+            return False
+        digest = planned.expected
+        return digest is None or digest.hexdigest in {entry.md5, entry.sha256}
+
+    return [f for f in plan.to_fetch if not done(f)]
+
+
+async def fetch_all(
+    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int
+) -> Outcome:
+    gate = asyncio.Semaphore(in_flight)
+    fetched: list[Fetched] = []
+    errors: list[FileError] = []
+
+    async def one(planned: PlannedFile) -> None:
+        async with gate:
+            try:
+                fetched.append(await fetch_with_retries(ctx, planned, policy))
+            except (DatamirrorError, OSError) as exc:
+                errors.append(file_error(planned.entry.path, exc))
+
+    async with asyncio.TaskGroup() as group:
+        for planned in files:
+            group.create_task(one(planned))
+    return Outcome(tuple(fetched), tuple(sorted(errors, key=lambda e: e.path)))
+
+
+async def fetch_with_retries(
+    ctx: TransferContext, planned: PlannedFile, policy: RetryPolicy
+) -> Fetched:
+    """One file, retried (bounded) on transient errors and digest mismatches."""
+    async for attempt in policy.retrying():
+        with attempt:
+            try:
+                return await fetch_file(ctx, planned)
+            except SourceChangedError:
+                planned = replace(planned, entry=await ctx.source.stat(planned.entry.path))
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def file_error(path: str, exc: BaseException) -> FileError:
+    if isinstance(exc, ChecksumMismatchError):
+        return FileError(path, str(exc), exc.expected, exc.actual, exc.algorithm)
+    return FileError(path, str(exc) or type(exc).__name__)
+
+
+def make_report(
+    dataset: str, release: str, plan: Plan, listing: Sequence[SourceEntry], outcome: Outcome
+) -> SyncReport:
+    return SyncReport(
+        dataset=dataset,
+        release=release,
+        new=plan.count(Action.NEW),
+        changed=plan.count(Action.CHANGED),
+        unchanged=plan.count(Action.UNCHANGED),
+        removed=len(plan.removed),
+        failed=len(outcome.errors),
+        resumed=sum(1 for f in outcome.fetched if f.resumed),
+        bytes_transferred=sum(f.transferred for f in outcome.fetched),
+        total_bytes=sum(e.size for e in listing),
+        errors=outcome.errors,
+    )

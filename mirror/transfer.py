@@ -1,0 +1,186 @@
+"""Fetch one file from a source into the store, hashed as it streams.
+
+Files up to the part size go in one `put`. Larger files are fetched as parallel ranged
+reads into a chunked upload; each landed part is hashed (xxh3-128) and committed to the
+catalog, so a killed run's successor fetches only the parts that never landed. The
+whole-file digests of a chunked file are computed by reading the completed object back
+in order, which also proves what the store holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import xxhash
+
+from catalog.errors import ChecksumMismatchError, ObjectNotFoundError, SourceChangedError
+from catalog.layout import object_key
+from catalog.manifest import ManifestEntry
+from catalog.repository import Catalog, TransferState
+from catalog.store.base import ByteRange, PartWriter, Store, SupportsWriteAt
+from mirror.bandwidth import TokenBucket
+from mirror.digests import FileDigests, feed
+from mirror.plan import PlannedFile, part_ranges
+from mirror.progress import Progress
+from mirror.sources.base import Source, SourceEntry
+
+READ_BACK_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TransferContext:
+    """What every file transfer of one sync shares."""
+
+    catalog: Catalog
+    store: Store
+    source: Source
+    dataset: str
+    release: str
+    release_id: int
+    part_size: int
+    slots: asyncio.Semaphore
+    progress: Progress
+    bucket: TokenBucket | None = None
+
+    async def received(self, nbytes: int) -> None:
+        if self.bucket is not None:
+            await self.bucket.take(nbytes)
+        self.progress.advance(nbytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    entry: ManifestEntry
+    transferred: int
+    resumed: bool = False
+
+
+async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
+    """Fetch, hash, check against the published digest, and record the file's entry."""
+    entry = planned.entry
+    key = object_key(ctx.dataset, ctx.release, entry.path)
+    algorithms = (planned.expected.algorithm,) if planned.expected else ()
+    digests = FileDigests(algorithms)
+    if entry.size <= ctx.part_size:
+        transferred, resumed = await fetch_whole(ctx, entry, key, digests), False
+    else:
+        transferred, resumed = await fetch_parts(ctx, entry, key)
+        await read_back(ctx.store, key, entry, digests)
+    try:
+        digests.check(entry.path, planned.expected)
+    except ChecksumMismatchError:
+        await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+        raise
+    manifest_entry = ManifestEntry(
+        path=entry.path, key=key, size=entry.size, xxh3_128=digests.xxh3_128,
+        mtime=entry.mtime, md5=digests.hexdigest("md5"), sha256=digests.hexdigest("sha256"),
+        source_etag=entry.version,
+    )  # fmt: skip
+    await asyncio.to_thread(ctx.catalog.add_entries, ctx.release_id, [manifest_entry])
+    await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+    ctx.progress.file_done()
+    return Fetched(manifest_entry, transferred, resumed)
+
+
+async def fetch_whole(
+    ctx: TransferContext, entry: SourceEntry, key: str, digests: FileDigests
+) -> int:
+    """A small file: read it whole (at most one part size in memory), then one put."""
+    chunks: list[bytes] = []
+    async with ctx.slots:
+        async for chunk in ctx.source.read(entry.path, version=entry.version):
+            chunks.append(chunk)
+            await ctx.received(len(chunk))
+    data = b"".join(chunks)
+    check_length(ctx.source.url, entry.path, len(data), entry.size)
+    await digests.update_async([data])
+    await ctx.store.put(key, data)
+    return len(data)
+
+
+async def fetch_parts(ctx: TransferContext, entry: SourceEntry, key: str) -> tuple[int, bool]:
+    """A large file: the parts not landed yet, in parallel, then complete the upload."""
+    writer, state = await open_writer(ctx, entry, key)
+    ranges = part_ranges(entry.size, state.part_size)
+    missing = [(n, r) for n, r in enumerate(ranges, start=1) if n not in state.landed]
+    try:
+        async with asyncio.TaskGroup() as group:
+            for number, span in missing:
+                group.create_task(fetch_part(ctx, writer, state, entry, number, span))
+    except ExceptionGroup as failures:
+        first = failures.exceptions[0]
+        if isinstance(first, SourceChangedError):
+            await writer.abort()
+            await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+        raise first from None
+    await writer.complete()
+    return sum(r.length for _, r in missing), bool(state.landed)
+
+
+async def open_writer(
+    ctx: TransferContext, entry: SourceEntry, key: str
+) -> tuple[PartWriter, TransferState]:
+    """Reopen this file's unfinished upload when its source version is unchanged."""
+    state = await asyncio.to_thread(ctx.catalog.get_transfer, ctx.release_id, entry.path)
+    if state is not None and state.upload_id:
+        same = state.version == entry.version and state.size == entry.size
+        try:
+            writer = await ctx.store.resume_upload(state.key, state.upload_id, state.part_size)
+        except ObjectNotFoundError:
+            pass
+        else:
+            if same and state.key == key:
+                return writer, state
+            await writer.abort()
+    writer = await ctx.store.start_upload(key, ctx.part_size)
+    state = await asyncio.to_thread(
+        ctx.catalog.start_transfer, ctx.release_id, entry.path, key, entry.size,
+        ctx.part_size, entry.version, writer.upload_id,
+    )  # fmt: skip
+    return writer, state
+
+
+async def fetch_part(
+    ctx: TransferContext, writer: PartWriter, state: TransferState, entry: SourceEntry,
+    number: int, span: ByteRange,
+) -> None:  # fmt: skip
+    hasher = xxhash.xxh3_128()
+    async with ctx.slots:
+        chunks = ctx.source.read(entry.path, span, version=entry.version)
+        if isinstance(writer, SupportsWriteAt):
+            offset = span.start
+            async for chunk in chunks:
+                check_length(ctx.source.url, entry.path, offset + len(chunk) - span.start,
+                             span.length, partial=True)  # fmt: skip
+                await writer.write_at(offset, chunk)
+                await feed(hasher, chunk)
+                await ctx.received(len(chunk))
+                offset += len(chunk)
+            check_length(ctx.source.url, entry.path, offset - span.start, span.length)
+        else:
+            buffer = bytearray()
+            async for chunk in chunks:
+                buffer += chunk
+                await ctx.received(len(chunk))
+            check_length(ctx.source.url, entry.path, len(buffer), span.length)
+            await feed(hasher, memoryview(buffer))
+            await writer.write_part(number, memoryview(buffer))
+    await asyncio.to_thread(
+        ctx.catalog.add_part, state.id, number, span.start, span.length, hasher.hexdigest()
+    )
+
+
+async def read_back(store: Store, key: str, entry: SourceEntry, digests: FileDigests) -> None:
+    """Hash the completed object in order, reading it back from the store."""
+    size = 0
+    async for chunk in store.stream(key, chunk_size=READ_BACK_CHUNK):
+        size += len(chunk)
+        await asyncio.to_thread(digests.update, chunk)
+    check_length(store.url, entry.path, size, entry.size)
+
+
+def check_length(url: str, path: str, got: int, want: int, *, partial: bool = False) -> None:
+    """More bytes than listed (or, once done, fewer) means the file changed under us."""
+    if got > want or (not partial and got != want):
+        raise SourceChangedError(f"{url.rstrip('/')}/{path}", f"{got} bytes where {want} listed")
