@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from catalog.errors import InvalidPathError
+
 STREAM_CHUNK = 256 * 1024
 
 
@@ -137,3 +139,11 @@ class SupportsPresign(Protocol):
     """A store that can mint time-limited URLs that clients fetch directly."""
 
     async def presign(self, key: str, expires_in: int) -> str: ...
+
+
+def check_key(key: str) -> str:
+    """A store key: '/'-separated and relative, with no empty, '.' or '..' parts."""
+    parts = key.split("/")
+    if not key or "\x00" in key or any(part in {"", ".", ".."} for part in parts):
+        raise InvalidPathError(f"invalid store key {key!r}")
+    return key

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from catalog.errors import InvalidPathError, ObjectNotFoundError
-from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo
+from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
 
 INTERNAL = (".tmp", ".uploads")
 
@@ -41,9 +41,7 @@ class LocalStore:
         return self.root.as_uri()
 
     def local_path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(p in {"", ".", ".."} for p in parts):
-            raise InvalidPathError(f"invalid store key {key!r}")
+        parts = check_key(key).split("/")
         if parts[0] in INTERNAL:
             raise InvalidPathError(f"store key {key!r} names an internal folder")
         return self.root.joinpath(*parts)
@@ -58,8 +56,7 @@ class LocalStore:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
+        _place(tmp, target)
         return self._stat(key)
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> bytes:
@@ -114,9 +111,14 @@ class LocalStore:
         path = self.local_path(key)
         path.unlink(missing_ok=True)
         for parent in path.parents:
-            if parent == self.root or any(parent.iterdir()):
+            if parent == self.root:
                 break
-            parent.rmdir()
+            try:
+                parent.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                break
 
     async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         for info in await asyncio.to_thread(self._list, prefix):
@@ -237,13 +239,25 @@ class LocalPartWriter:
             os.fsync(fd)
         finally:
             os.close(fd)
-        target = self.store.local_path(self.key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(data, target)
+        _place(data, self.store.local_path(self.key))
         shutil.rmtree(self.folder, ignore_errors=True)
 
     async def abort(self) -> None:
         await asyncio.to_thread(shutil.rmtree, self.folder, True)
+
+
+def _place(source: Path, target: Path, attempts: int = 5) -> None:
+    """Rename `source` to `target`, making its folders; a concurrent delete may prune an
+    empty folder between the two steps, so try again (boundedly)."""
+    for attempt in range(attempts):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            if attempt == attempts - 1 or not source.exists():
+                raise
+        else:
+            return
 
 
 def _create_upload(folder: Path, state: dict[str, object]) -> None:
