@@ -1,0 +1,125 @@
+"""The aiohttp application: routes, shared state (typed app keys) and its lifetime.
+
+/                                     datasets (HTML, or JSON by Accept)
+/datasets/<ds>/                       landing page with schema.org JSON-LD
+/datasets/<ds>/<release|latest>/<p>   a file, a directory listing, or a release document
+/healthz  /readyz
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from catalog.errors import StoreError
+from catalog.repository import Catalog
+from catalog.store import Store, open_store
+from serve.catalog_view import CatalogView
+from serve.cors import add_cors_headers, preflight
+from serve.documents import Documents
+from serve.hot_cache import HotCache
+from serve.problems import problem_middleware
+from serve.routes import DatasetRoutes
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    db_url: str
+    store_url: str
+    s3_endpoint: str | None = None
+    sendfile: bool = True
+    redirect_to_store: bool = False
+    ttl: float = 2.0
+    hot_cache_bytes: int = 64 * 1024 * 1024
+
+
+PROBE_SECONDS = 5.0
+CATALOG = web.AppKey("catalog", Catalog)
+STORE = web.AppKey("store", Store)
+ROUTES = web.AppKey("routes", DatasetRoutes)
+
+
+def make_app(config: ServeConfig) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware])
+    app.cleanup_ctx.append(_resources(config))
+    app.on_response_prepare.append(add_cors_headers)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/", _delegate(lambda r: r.index))
+    app.router.add_get("/datasets/{tail:.*}", _delegate(lambda r: r.datasets))
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    return app
+
+
+Handler = Callable[[web.Request], Any]
+
+
+def _delegate(pick: Callable[[DatasetRoutes], Handler]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = await pick(request.app[ROUTES])(request)
+        return response
+
+    return handler
+
+
+def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        catalog = await asyncio.to_thread(Catalog, config.db_url)
+        store = open_store(config.store_url, s3_endpoint=config.s3_endpoint)
+        app[CATALOG] = catalog
+        app[STORE] = store
+        app[ROUTES] = DatasetRoutes(
+            view=CatalogView(catalog, ttl=config.ttl),
+            store=store,
+            documents=Documents(store),
+            hot=HotCache(config.hot_cache_bytes),
+            sendfile=config.sendfile,
+            redirect_to_store=config.redirect_to_store,
+        )
+        try:
+            yield
+        finally:
+            await store.close()
+            await asyncio.to_thread(catalog.close)
+
+    return lifetime
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the catalog database answers and the object store is reachable."""
+    checks = {
+        "db": _check(asyncio.to_thread(_ping_db, request.app[CATALOG])),
+        "store": _check(request.app[STORE].exists("readyz-probe")),
+    }
+    results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+    ready = all(value == "ok" for value in results.values())
+    return web.json_response(
+        {"status": "ok" if ready else "unavailable", **results},
+        status=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _check(probe: Any) -> str:
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            await probe
+    except (TimeoutError, StoreError, OSError) as exc:
+        return f"error: {type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _ping_db(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        session.execute(text("SELECT 1"))

@@ -1,0 +1,153 @@
+"""The server's read-only view of the catalog, cached so the hot path makes no DB round trip.
+
+- Release indexes are immutable: loaded once per release (in a thread), kept in an LRU.
+- `latest` and dataset metadata change when a release is published: they are cached for a
+  short TTL, so a publish is visible within `ttl` seconds.
+Concurrent requests for the same release share one load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from catalog.errors import NoReleaseError
+from catalog.models import Dataset, Release
+from catalog.repository import Catalog
+from serve.release_index import ReleaseIndex
+
+DEFAULT_TTL = 2.0
+MAX_INDEXES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    name: str
+    url: str
+    title: str | None
+    description: str | None
+    license: str | None
+    restricted: bool
+    current: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Dataset, current: str | None) -> DatasetInfo:
+        return cls(
+            row.name,
+            row.url,
+            row.title,
+            row.description,
+            row.license,
+            row.restricted,
+            current,
+            row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseInfo:
+    name: str
+    published_at: datetime | None
+    file_count: int
+    total_bytes: int
+
+
+class CatalogView:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        ttl: float = DEFAULT_TTL,
+        max_indexes: int = MAX_INDEXES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalog = catalog
+        self.ttl = ttl
+        self.max_indexes = max_indexes
+        self._clock = clock
+        self._datasets: dict[str, tuple[float, DatasetInfo]] = {}
+        self._indexes: OrderedDict[tuple[str, str], ReleaseIndex] = OrderedDict()
+        self._loading: dict[tuple[str, str], asyncio.Future[ReleaseIndex]] = {}
+
+    async def dataset(self, name: str) -> DatasetInfo:
+        """A dataset's metadata and current release name (cached for `ttl` seconds)."""
+        cached = self._datasets.get(name)
+        now = self._clock()
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        info = await asyncio.to_thread(self._load_dataset, name)
+        self._datasets[name] = (now, info)
+        return info
+
+    def _load_dataset(self, name: str) -> DatasetInfo:
+        row = self.catalog.get_dataset(name)
+        current = None
+        if row.current_release_id is not None:
+            current = self.catalog.current_release(name).name
+        return DatasetInfo.from_row(row, current)
+
+    async def datasets(self) -> list[DatasetInfo]:
+        rows = await asyncio.to_thread(self.catalog.list_datasets)
+        return [await self.dataset(row.name) for row in rows]
+
+    async def releases(self, dataset: str) -> list[ReleaseInfo]:
+        """The published releases, newest first."""
+        rows: list[Release] = await asyncio.to_thread(self.catalog.list_releases, dataset)
+        published = [r for r in rows if r.published_at is not None and r.state == "published"]
+        return [
+            ReleaseInfo(r.name, r.published_at, r.file_count, r.total_bytes)
+            for r in reversed(published)
+        ]
+
+    async def index(self, dataset: str, release: str) -> ReleaseIndex:
+        """The index of a published release; `latest` is the current one."""
+        name = release
+        if release == "latest":
+            info = await self.dataset(dataset)
+            if info.current is None:
+                raise NoReleaseError(dataset)
+            name = info.current
+        key = (dataset, name)
+        found = self._indexes.get(key)
+        if found is not None:
+            self._indexes.move_to_end(key)
+            return found
+        return await self._shared_load(key, lambda: self._load_index(dataset, name))
+
+    async def _shared_load(
+        self, key: tuple[str, str], load: Callable[[], ReleaseIndex]
+    ) -> ReleaseIndex:
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ReleaseIndex] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            index = await asyncio.to_thread(load)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marks it retrieved; waiters re-raise it themselves
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._loading.pop(key, None)
+        future.set_result(index)
+        self._remember(key, index)
+        return index
+
+    def _remember(self, key: tuple[str, str], index: ReleaseIndex) -> None:
+        self._indexes[key] = index
+        while len(self._indexes) > self.max_indexes:
+            self._indexes.popitem(last=False)
+
+    def _load_index(self, dataset: str, name: str) -> ReleaseIndex:
+        release = self.catalog.get_release(dataset, name)
+        entries = self.catalog.release_entries(release.id)
+        return ReleaseIndex.build(dataset, name, release.id, release.published_at, entries)

@@ -1,0 +1,122 @@
+"""`datamirror serve`: N worker processes sharing one port (SO_REUSEPORT), each with its own
+event loop and aiohttp AppRunner; SIGTERM/SIGINT stop accepting and let in-flight
+downloads finish for up to `--grace` seconds. Access log in Combined Log Format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from multiprocessing.process import BaseProcess
+
+import click
+from aiohttp import web
+
+from catalog.config import Settings
+from catalog.repository import Catalog
+from serve.app import ServeConfig, make_app
+
+COMBINED_LOG = '%a - - %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
+DEFAULT_GRACE = 30.0
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: CPU count)."
+)
+@click.option(
+    "--redirect-to-store", is_flag=True, help="Answer file GETs with a presigned store URL."
+)
+@click.option(
+    "--sendfile/--no-sendfile", default=True, show_default=True, help="Zero-copy local files."
+)
+@click.option(
+    "--grace", default=DEFAULT_GRACE, show_default=True, help="Seconds to finish downloads."
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int | None,
+    redirect_to_store: bool,
+    sendfile: bool,
+    grace: float,
+) -> None:
+    """Serve the published releases over HTTP."""
+    settings = ctx.find_object(Settings) or Settings.from_env()
+    Catalog(settings.db_url).close()  # migrate once, before the workers race to
+    config = ServeConfig(
+        db_url=settings.db_url,
+        store_url=settings.store_url,
+        s3_endpoint=settings.s3_endpoint,
+        sendfile=sendfile,
+        redirect_to_store=redirect_to_store,
+    )
+    count = workers or os.cpu_count() or 1
+    click.echo(f"serving on http://{_url_host(host)}:{port}/ with {count} worker(s)")
+    if count == 1:
+        run_worker(config, host, port, grace, reuse_port=False)
+        return
+    _run_workers(config, host, port, grace, count)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def run_worker(
+    config: ServeConfig, host: str, port: int, grace: float, *, reuse_port: bool
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    asyncio.run(_serve_until_signalled(config, host, port, grace, reuse_port))
+
+
+async def _serve_until_signalled(
+    config: ServeConfig, host: str, port: int, grace: float, reuse_port: bool
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(
+        make_app(config),
+        handle_signals=False,
+        access_log_format=COMBINED_LOG,
+        shutdown_timeout=grace,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+    await site.start()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _run_workers(config: ServeConfig, host: str, port: int, grace: float, count: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    procs: list[BaseProcess] = [
+        context.Process(
+            target=run_worker, args=(config, host, port, grace), kwargs={"reuse_port": True}
+        )
+        for _ in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()

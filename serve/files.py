@@ -1,0 +1,152 @@
+"""File answers: conditional evaluation, then one of full (200), single range (206),
+multiple ranges (206 multipart/byteranges), or unsatisfiable (416). Decides and dispatches;
+the bytes go out through a sender from `serve.bodies`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import hdrs, web
+
+from catalog.errors import StoreError
+from catalog.store.base import ByteRange, Store, SupportsLocalPath
+from serve.bodies import BodyResponse, BytesSender, Segment, Sender, SendfileSender, StreamSender
+from serve.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
+from serve.digests import repr_digest
+from serve.hot_cache import HotCache
+from serve.problems import ProblemError
+from serve.ranges import (
+    IGNORE,
+    RangeKind,
+    RangeRequest,
+    content_range,
+    parse_range,
+    unsatisfied_range,
+)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, no-cache"
+PRIVATE = "private, no-cache"
+
+OpenSender = Callable[[], Awaitable[Sender]]
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """What the server sends for one file, apart from its bytes."""
+
+    path: str
+    size: int
+    content_type: str
+    etag: EntityTag
+    last_modified: datetime | None
+    cache_control: str
+    digests: Mapping[str, str]
+
+
+async def respond(
+    request: web.Request, rep: Representation, open_sender: OpenSender
+) -> BodyResponse:
+    has_range = hdrs.RANGE in request.headers
+    validators = Validators(rep.etag, rep.last_modified)
+    outcome = evaluate(_conditions(request, has_range), validators)
+    headers = _validator_headers(rep)
+    if outcome is Outcome.NOT_MODIFIED:
+        return BodyResponse(status=304, headers=headers, segments=(), sender=None)
+    if outcome is Outcome.PRECONDITION_FAILED:
+        raise ProblemError(412, f"a precondition failed for {rep.path}", headers=headers)
+    wanted = IGNORE
+    if outcome is Outcome.PROCEED and request.method == "GET":
+        wanted = parse_range(request.headers.get(hdrs.RANGE), rep.size)
+    if wanted.kind is RangeKind.UNSATISFIABLE:
+        headers[hdrs.CONTENT_RANGE] = unsatisfied_range(rep.size)
+        detail = f"{request.headers.get(hdrs.RANGE)!r} is outside {rep.path} ({rep.size} bytes)"
+        raise ProblemError(416, detail, headers=headers)
+    status, segments = _plan(rep, wanted, headers)
+    want_digest = request.headers.get("Want-Repr-Digest")
+    if status == 200 or want_digest is not None:
+        digest = repr_digest(dict(rep.digests), want_digest)
+        if digest:
+            headers["Repr-Digest"] = digest
+    sends_body = request.method == "GET" and rep.size > 0
+    sender = await open_sender() if sends_body else None
+    return BodyResponse(status=status, headers=headers, segments=segments, sender=sender)
+
+
+def _conditions(request: web.Request, has_range: bool) -> Conditions:
+    h = request.headers
+    return Conditions(
+        method=request.method,
+        if_match=h.get(hdrs.IF_MATCH),
+        if_none_match=h.get(hdrs.IF_NONE_MATCH),
+        if_modified_since=h.get(hdrs.IF_MODIFIED_SINCE),
+        if_unmodified_since=h.get(hdrs.IF_UNMODIFIED_SINCE),
+        if_range=h.get(hdrs.IF_RANGE),
+        has_range=has_range,
+    )
+
+
+def _validator_headers(rep: Representation) -> dict[str, str]:
+    headers: dict[str, str] = {
+        hdrs.ETAG: str(rep.etag),
+        hdrs.ACCEPT_RANGES: "bytes",
+        hdrs.CACHE_CONTROL: rep.cache_control,
+    }
+    if rep.last_modified is not None:
+        headers[hdrs.LAST_MODIFIED] = http_date(rep.last_modified)
+    return headers
+
+
+def _plan(
+    rep: Representation, wanted: RangeRequest, headers: dict[str, str]
+) -> tuple[int, list[Segment]]:
+    """The status and body segments; sets the content headers that go with them."""
+    if wanted.kind is not RangeKind.PARTIAL:
+        headers[hdrs.CONTENT_TYPE] = rep.content_type
+        return 200, [ByteRange(0, rep.size)]
+    if len(wanted.ranges) == 1:
+        only = wanted.ranges[0]
+        headers[hdrs.CONTENT_TYPE] = rep.content_type
+        headers[hdrs.CONTENT_RANGE] = content_range(only, rep.size)
+        return 206, [only]
+    boundary = secrets.token_hex(16)
+    headers[hdrs.CONTENT_TYPE] = f"multipart/byteranges; boundary={boundary}"
+    return 206, multipart_segments(wanted.ranges, rep.size, rep.content_type, boundary)
+
+
+def multipart_segments(
+    ranges: tuple[ByteRange, ...], size: int, content_type: str, boundary: str
+) -> list[Segment]:
+    """RFC 9110 §14.6 body: each part's headers then its bytes, CRLF line ends throughout."""
+    segments: list[Segment] = []
+    for number, byte_range in enumerate(ranges):
+        lead = b"" if number == 0 else b"\r\n"
+        part_head = (
+            f"--{boundary}\r\n"
+            f"Content-Type: {content_type}\r\n"
+            f"Content-Range: {content_range(byte_range, size)}\r\n\r\n"
+        )
+        segments += [lead + part_head.encode("ascii"), byte_range]
+    segments.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
+    return segments
+
+
+async def open_object(
+    store: Store, key: str, size: int, *, hot: HotCache, sendfile: bool
+) -> Sender:
+    """The sender for an object: from the hot cache if small, sendfile if local, else a stream."""
+    if size <= hot.max_item:
+        data = hot.get(key)
+        if data is None:
+            data = await store.get(key)
+            if len(data) != size:
+                raise StoreError(f"object {key} has {len(data)} bytes, the catalog says {size}")
+            hot.put(key, data)
+        return BytesSender(data)
+    if sendfile and isinstance(store, SupportsLocalPath):
+        return await SendfileSender.open(store.local_path(key), key)
+    return StreamSender(store, key)

@@ -1,0 +1,85 @@
+"""Error answers: a short problem body (RFC 9457), JSON or text by `Accept`; no tracebacks.
+
+`problem_middleware` turns every `DatamirrorError` and aiohttp HTTP error into one, and any
+unexpected exception into a plain 500 (logged server-side, never shown).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+
+from aiohttp import web
+
+from catalog.errors import DatamirrorError
+from serve.negotiation import prefers_json
+
+log = logging.getLogger("datamirror.serve")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ProblemError(Exception):
+    """An HTTP error answered with a problem body; raise it from a handler."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.headers = dict(headers or {})
+        self.detail = detail
+        self.hint = hint
+
+
+def problem_response(
+    request: web.Request,
+    status: int,
+    detail: str,
+    *,
+    hint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    title = HTTPStatus(status).phrase
+    if prefers_json(request.headers.get("Accept")):
+        body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
+        body["detail"] = detail
+        if hint:
+            body["hint"] = hint
+        text = json.dumps(body)
+        content_type = "application/problem+json"
+    else:
+        text = f"{status} {title}: {detail}\n" + (f"hint: {hint}\n" if hint else "")
+        content_type = "text/plain"
+    response = web.Response(
+        status=status, text=text, content_type=content_type, headers=dict(headers or {})
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProblemError as exc:
+        return problem_response(request, exc.status, exc.detail, hint=exc.hint, headers=exc.headers)
+    except DatamirrorError as exc:
+        return problem_response(request, exc.status, exc.message, hint=exc.hint or None)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
+        return problem_response(request, exc.status, exc.reason, headers=headers)
+    except (ConnectionResetError, OSError) as exc:
+        log.info("client went away: %s %s: %s", request.method, request.path, exc)
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(request, 500, "internal error; see the server log")
