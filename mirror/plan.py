@@ -108,3 +108,18 @@ def part_ranges(size: int, part_size: int) -> list[ByteRange]:
     if size <= 0:
         return []
     return [ByteRange(start, min(start + part_size, size)) for start in range(0, size, part_size)]
+
+
+def with_rechecked(plan: Plan, held: Mapping[str, str]) -> Plan:
+    """Mark files whose bytes we hold (checksum files, read to plan) changed when their
+    xxh3-128 differs from the previous release's, whatever the listing's size and date say."""
+
+    def recheck(f: PlannedFile) -> PlannedFile:
+        digest = held.get(f.entry.path)
+        if f.action is not Action.UNCHANGED or digest is None or f.previous is None:
+            return f
+        if f.previous.xxh3_128 == digest:
+            return f
+        return PlannedFile(f.entry, Action.CHANGED, f.expected, f.previous)
+
+    return Plan(tuple(recheck(f) for f in plan.files), plan.removed)

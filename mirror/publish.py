@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from catalog.layout import manifest_key, ro_crate_key
 from catalog.manifest import ManifestEntry, dump_manifest
@@ -46,7 +47,7 @@ def ro_crate(dataset: Dataset, release: str, entries: Sequence[ManifestEntry]) -
 
 def file_entity(entry: ManifestEntry) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "@id": entry.path,
+        "@id": quote(entry.path),
         "@type": "File",
         "name": entry.path.rsplit("/", 1)[-1],
         "contentSize": str(entry.size),

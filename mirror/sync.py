@@ -26,7 +26,16 @@ from catalog.repository import Catalog
 from catalog.store.base import Store
 from mirror.bandwidth import TokenBucket
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
-from mirror.plan import Action, Plan, PlannedFile, check_deletions, make_plan, selected
+from mirror.digests import xxh3_128_of
+from mirror.plan import (
+    Action,
+    Plan,
+    PlannedFile,
+    check_deletions,
+    make_plan,
+    selected,
+    with_rechecked,
+)
 from mirror.progress import Progress, QuietProgress
 from mirror.publish import flip, write_release_files
 from mirror.report import FileError, SyncReport
@@ -99,9 +108,10 @@ async def _build(
     options: SyncOptions, progress: Progress | None,
 ) -> SyncReport:  # fmt: skip
     listing = await list_source(source, dataset)
-    expected = await published_digests(source, listing, options.checksums or dataset.checksums)
+    mode = options.checksums or dataset.checksums
+    expected, held = await published_digests(source, listing, mode)
     previous = await asyncio.to_thread(_previous_entries, catalog, dataset)
-    plan = make_plan(listing, previous, expected)
+    plan = with_rechecked(make_plan(listing, previous, expected), held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
     check_deletions(plan, len(previous), max_delete)
     await _prepare_release(catalog, store, dataset.name, release.id, plan)
@@ -133,20 +143,25 @@ async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
 
 async def published_digests(
     source: Source, listing: Sequence[SourceEntry], mode: str
-) -> dict[str, Digest]:
-    """The digests the source's checksum files publish, by dataset path."""
+) -> tuple[dict[str, Digest], dict[str, str]]:
+    """The digests the source's checksum files publish, by dataset path; and the xxh3-128
+    of each checksum file read (a listing's dates are too coarse to tell they changed)."""
     if mode == "none":
-        return {}
+        return {}, {}
     paths = find_checksum_files(e.path for e in listing) if mode == "auto" else [mode]
 
-    async def read(path: str) -> dict[str, Digest]:
+    async def read(path: str) -> tuple[dict[str, Digest], str]:
         raw = b"".join([chunk async for chunk in source.read(path)])
-        return digests_from_file(path, raw.decode("utf-8", errors="replace"))
+        return digests_from_file(path, raw.decode("utf-8", errors="replace")), xxh3_128_of([raw])
 
     found: dict[str, Digest] = {}
-    for digests in await asyncio.gather(*(read(p) for p in paths)):
+    held: dict[str, str] = {}
+    for path, (digests, hashed) in zip(
+        paths, await asyncio.gather(*(read(p) for p in paths)), strict=True
+    ):
         found.update(digests)
-    return found
+        held[path] = hashed
+    return found, held
 
 
 def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:

@@ -1,0 +1,195 @@
+"""End-to-end syncs through the `datamirror` CLI, from a real HTTP server into the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mirror.sample_data import write_md5sums, write_sample_tree
+from tests.conftest import CLI
+
+DATASET = "demo"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "source"
+    write_sample_tree(root, seed=3, big_file_size=3 * 1024 * 1024 + 17)
+    return root
+
+
+@pytest.fixture
+def source_url(tree: Path) -> Iterator[str]:
+    """The generated tree served with nginx-style autoindex pages on loopback."""
+    argv = [sys.executable, "-m", "mirror.sample_source", str(tree), "--port", "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def synced(cli: CLI, source_url: str) -> CLI:
+    cli("source", "add", DATASET, source_url, "--title", "Demo", "--license", "CC0-1.0")
+    cli("sync", DATASET, "--part-size", "1MiB")
+    return cli
+
+
+def store_root(cli: CLI) -> Path:
+    return Path(cli.env["DATAMIRROR_HOME"]) / "store"
+
+
+def releases(cli: CLI) -> list[dict]:
+    return json.loads(cli("releases", DATASET, "--json").stdout)
+
+
+def manifest(cli: CLI, release: str) -> dict[str, dict]:
+    raw = (store_root(cli) / "releases" / DATASET / release / "manifest.json").read_bytes()
+    return {f["path"]: f for f in json.loads(raw)["files"]}
+
+
+def source_files(tree: Path) -> dict[str, bytes]:
+    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+
+
+def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
+    synced: CLI, tree: Path
+) -> None:
+    (release,) = releases(synced)
+    assert release["state"] == "published"
+    assert release["current"]
+    files = manifest(synced, release["release"])
+    expected = source_files(tree)
+    assert set(files) == set(expected)
+    for path, data in expected.items():
+        stored = (store_root(synced) / files[path]["key"]).read_bytes()
+        assert stored == data, path
+        assert files[path]["size"] == len(data)
+        if path != "md5sum.txt":
+            assert files[path]["md5"] == hashlib.md5(data).hexdigest()
+    crate = json.loads(
+        (
+            store_root(synced)
+            / "releases"
+            / DATASET
+            / release["release"]
+            / "ro-crate-metadata.json"
+        ).read_bytes()
+    )
+    kinds = {e["@id"]: e for e in crate["@graph"]}
+    assert kinds["./"]["license"] == {"@id": "CC0-1.0"}
+    assert kinds["README.txt"]["contentSize"] == str(len(expected["README.txt"]))
+    assert release["report"]["new"] == len(expected)
+
+
+def test_a_second_sync_of_an_unchanged_tree_transfers_nothing_and_reuses_keys(
+    synced: CLI,
+) -> None:
+    synced("sync", DATASET)
+    first, second = releases(synced)
+    assert second["current"]
+    assert second["report"]["bytes_transferred"] == 0
+    assert second["report"]["unchanged"] == second["files"]
+    assert manifest(synced, first["release"]) == manifest(synced, second["release"])
+
+
+def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
+    synced: CLI, tree: Path
+) -> None:
+    path = "variants/chr1.calls.vcf"
+    old = (tree / path).read_bytes()
+    (tree / path).write_bytes(old + b"chr1\t999999999\trs1\tA\tC\t50\tPASS\tDP=9\n")
+    write_md5sums(tree, [p for p in source_files(tree) if p != "md5sum.txt"])
+    synced("sync", DATASET)
+    first, second = releases(synced)
+    before, after = manifest(synced, first["release"]), manifest(synced, second["release"])
+    assert after[path]["key"] == f"objects/{DATASET}/{second['release']}/{path}"
+    assert (store_root(synced) / after[path]["key"]).read_bytes() == (tree / path).read_bytes()
+    assert (store_root(synced) / before[path]["key"]).read_bytes() == old
+    assert after["README.txt"]["key"] == before["README.txt"]["key"]
+    assert second["report"]["changed"] == 2  # the file and md5sum.txt
+
+
+def test_a_removed_file_is_absent_from_the_new_release(synced: CLI, tree: Path) -> None:
+    (tree / "annotation/releases/notes for v1.txt").unlink()
+    synced("sync", DATASET)
+    first, second = releases(synced)
+    assert "annotation/releases/notes for v1.txt" in manifest(synced, first["release"])
+    assert "annotation/releases/notes for v1.txt" not in manifest(synced, second["release"])
+    assert second["report"]["removed"] == 1
+
+
+def test_a_corrupt_file_fails_the_run_and_the_previous_release_stays_current(
+    synced: CLI, tree: Path
+) -> None:
+    path = "reads/SRR000001_1.fastq.gz"
+    data = (tree / path).read_bytes()
+    (tree / path).write_bytes(data + b"garbage")
+    proc = synced("sync", DATASET, check=False)
+    assert proc.returncode == 1
+    expected_md5 = hashlib.md5(data).hexdigest()
+    actual_md5 = hashlib.md5(data + b"garbage").hexdigest()
+    assert path in proc.stderr
+    assert expected_md5 in proc.stderr
+    assert actual_md5 in proc.stderr
+    first, second = releases(synced)
+    assert first["current"]
+    assert first["state"] == "published"
+    assert second["state"] == "building"
+    (error,) = second["report"]["errors"]
+    assert (error["path"], error["expected"], error["actual"]) == (path, expected_md5, actual_md5)
+
+
+def test_the_deletion_guard_stops_a_sync_that_would_drop_most_files(
+    synced: CLI, tree: Path
+) -> None:
+    for path in list(source_files(tree))[:-3]:
+        (tree / path).unlink()
+    proc = synced("sync", DATASET, check=False)
+    assert proc.returncode == 1
+    assert "--max-delete" in proc.stderr
+    assert [r["current"] for r in releases(synced)] == [True, False]
+    synced("sync", DATASET, "--max-delete", "100")
+    assert releases(synced)[-1]["files"] == 3
+
+
+def test_verify_names_an_object_whose_bytes_rotted_in_the_store(synced: CLI) -> None:
+    assert "every object verified" in synced("verify", DATASET).stdout
+    release = releases(synced)[0]["release"]
+    key = manifest(synced, release)["variants/chr1.calls.vcf"]["key"]
+    target = store_root(synced) / key
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1
+    target.write_bytes(bytes(data))
+    proc = synced("verify", DATASET, "--release", release, check=False)
+    assert proc.returncode == 1
+    assert "variants/chr1.calls.vcf" in proc.stderr
+
+
+def test_gc_deletes_only_objects_no_retained_release_needs(synced: CLI, tree: Path) -> None:
+    path = "variants/chr1.calls.vcf"
+    (tree / path).write_bytes((tree / path).read_bytes() + b"# more\n")
+    synced("sync", DATASET, "--keep", "1", "--checksums", "none")
+    first, second = releases(synced)
+    assert first["state"] == "expired"
+    old_key = manifest(synced, first["release"])[path]["key"]
+    # the old object, and the expired release's manifest and RO-Crate
+    assert "would delete 3 object(s)" in synced("gc", "--dry-run").stdout
+    assert (store_root(synced) / old_key).exists()
+    synced("gc")
+    assert not (store_root(synced) / old_key).exists()
+    assert not (store_root(synced) / "releases" / DATASET / first["release"]).exists()
+    for entry in manifest(synced, second["release"]).values():
+        assert (store_root(synced) / entry["key"]).is_file()
+    synced("verify", DATASET)
