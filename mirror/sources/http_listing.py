@@ -1,9 +1,11 @@
 """Pure parsers for directory listing pages: nginx (HTML and JSON autoindex), Apache
-mod_autoindex (fancy and HTML table), and any page of plain links.
+mod_autoindex (fancy, HTML table and plain list), and any page of plain links (python's
+http.server, aiohttp's show_index).
 
 A listing gives names, and where the server prints them exactly, sizes and times. A size
 printed rounded ("1.2M", "17K") is not a size: it is reported as unknown, and the source
-asks the server (HEAD) instead.
+asks the server (HEAD) instead. Both servers print small sizes as plain digits, which are
+exact; every rounded size carries a unit letter.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
 
-NGINX_DATE = re.compile(r"(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2})")
-ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?)")
+NGINX_DATE = re.compile(r"\b(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}(?::\d{2})?)")
+ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?)")
 EXACT_SIZE = re.compile(r"^\d+$")
+SKIPPED_HREF_PREFIXES = ("?", "#", "mailto:", "javascript:", "data:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,24 +33,30 @@ class ListingItem:
     mtime: datetime | None = None
 
 
+@dataclass(slots=True)
+class _Link:
+    href: str
+    text: str = ""
+    tail: str = ""
+
+
 class _LinkCollector(HTMLParser):
-    """Collects each link's href, text, and the text that follows it on its row."""
+    """Collects each link's href, its text, and the text after it up to the next link."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.links: list[list[str]] = []
+        self.links: list[_Link] = []
         self._in_link = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             href = dict(attrs).get("href")
             if href is not None:
-                self.links.append([href, "", ""])
+                self.links.append(_Link(href))
                 self._in_link = True
-        elif tag in {"tr", "li", "br"}:
+        elif tag in {"tr", "li", "br", "p", "div"} and self.links:
             self._in_link = False
-            if self.links:
-                self.links[-1][2] += "\n"
+            self.links[-1].tail += "\n"
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a":
@@ -56,29 +65,43 @@ class _LinkCollector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.links:
             return
-        self.links[-1][1 if self._in_link else 2] += data
+        if self._in_link:
+            self.links[-1].text += data
+        else:
+            self.links[-1].tail += data
 
 
 def parse_listing(page: str, page_url: str, content_type: str = "text/html") -> list[ListingItem]:
     """The children of the folder at `page_url`, from its listing page."""
     if "json" in content_type or page.lstrip().startswith("["):
         return parse_nginx_json(page)
+    return parse_html_links(page, page_url)
+
+
+def parse_html_links(page: str, page_url: str) -> list[ListingItem]:
+    """Children from the links of an HTML page, with size and time from each link's row."""
     items: dict[str, ListingItem] = {}
     collector = _LinkCollector()
     collector.feed(page)
-    for href, text, tail in collector.links:
-        name = child_name(href, page_url)
-        if name is None or name in items:
+    collector.close()
+    for link in collector.links:
+        name = child_name(link.href, page_url)
+        if name is None:
             continue
-        is_dir = href.split("?")[0].endswith("/") or text.strip().endswith("/")
-        row = tail.split("\n", 1)[0]
-        items[name] = ListingItem(name, is_dir, None if is_dir else row_size(row), row_time(row))
+        is_dir = urlsplit(link.href).path.endswith("/")
+        row = link.tail.split("\n", 1)[0]
+        mtime, size = row_time_and_size(row)
+        item = ListingItem(name, is_dir, None if is_dir else size, mtime)
+        known = items.get(name)
+        # Apache's IconsAreLinks puts two links per row; the second is followed by the row.
+        if known is None or (known.mtime is None and known.size is None):
+            items[name] = item
     return list(items.values())
 
 
 def child_name(href: str, page_url: str) -> str | None:
     """The child's name when `href` points at a direct child of the listed folder."""
-    if not href or href.startswith(("?", "#", "mailto:", "javascript:")):
+    if not href or href.startswith(SKIPPED_HREF_PREFIXES):
         return None
     base = page_url if page_url.endswith("/") else page_url + "/"
     target = urlsplit(urljoin(base, href))
@@ -87,28 +110,35 @@ def child_name(href: str, page_url: str) -> str | None:
         return None
     if not target.path.startswith(folder.path):
         return None
-    rest = unquote(target.path[len(folder.path) :]).rstrip("/")
-    if not rest or "/" in rest or rest in {".", ".."}:
+    try:
+        rest = unquote(target.path[len(folder.path) :], errors="strict").removesuffix("/")
+    except UnicodeDecodeError:  # not UTF-8: no name we could publish and fetch back
+        return None
+    if not rest or "/" in rest or rest in {".", ".."} or "\x00" in rest:
         return None
     return rest
 
 
-def row_size(row: str) -> int | None:
-    """The exact size printed on a listing row, if it prints one."""
-    tokens = row.split()
-    if not tokens:
-        return None
-    last = tokens[-1]
-    return int(last) if EXACT_SIZE.match(last) and len(tokens) >= 2 else None
+def row_time_and_size(row: str) -> tuple[datetime | None, int | None]:
+    """The time on a listing row and the exact size printed right after it, if any."""
+    for pattern, formats in (
+        (NGINX_DATE, ("%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M")),
+        (ISO_DATE, ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")),
+    ):
+        if match := pattern.search(row):
+            mtime = _parse_time(match.group(1), formats)
+            after = row[match.end() :].split()
+            size = int(after[0]) if after and EXACT_SIZE.match(after[0]) else None
+            return mtime, size
+    return None, None
 
 
-def row_time(row: str) -> datetime | None:
-    if match := NGINX_DATE.search(row):
-        return datetime.strptime(match.group(1), "%d-%b-%Y %H:%M").replace(tzinfo=UTC)
-    if match := ISO_DATE.search(row):
-        text = match.group(1)
-        fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M"
-        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+def _parse_time(text: str, formats: tuple[str, ...]) -> datetime | None:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
     return None
 
 
@@ -116,18 +146,18 @@ def parse_nginx_json(page: str) -> list[ListingItem]:
     """nginx's `autoindex_format json`: name, type, mtime (RFC 1123) and exact size."""
     items = []
     for row in json.loads(page):
+        name = row.get("name", "")
+        if not name or "/" in name or name in {".", ".."}:
+            continue
         is_dir = row.get("type") == "directory"
+        size = row.get("size")
         mtime = row.get("mtime")
         items.append(
             ListingItem(
-                name=row["name"],
+                name=name,
                 is_dir=is_dir,
-                size=None if is_dir else int(row["size"]),
-                mtime=(
-                    datetime.strptime(mtime, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
-                    if mtime
-                    else None
-                ),
+                size=None if is_dir or size is None else int(size),
+                mtime=_parse_time(mtime, ("%a, %d %b %Y %H:%M:%S GMT",)) if mtime else None,
             )
         )
     return items
