@@ -153,10 +153,9 @@ class LocalStore:
         return LocalPartWriter(self, key, upload_id, int(state["part_size"]))
 
     def _upload_state(self, key: str, upload_id: str) -> dict[str, str | int]:
+        state_file = self._upload_dir(upload_id) / "state"
         try:
-            state: dict[str, str | int] = json.loads(
-                self._upload_dir(upload_id).joinpath("state").read_text()
-            )
+            state: dict[str, str | int] = json.loads(state_file.read_text())
         except (FileNotFoundError, ValueError):
             raise ObjectNotFoundError(f"{key} (upload {upload_id})") from None
         if state.get("key") != key:

@@ -1,0 +1,136 @@
+"""What only the local store does: plain files for sendfile, a root that keys cannot leave,
+parts streamed in at any offset, uploads that outlive the process that started them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import InvalidPathError
+from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
+from catalog.store.base import ObjectInfo
+from catalog.store.local import LocalStore
+from tests.test_store_contract import listed, run
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "root")
+
+
+def test_a_file_url_opens_a_local_store_and_creates_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "made" / "here"
+    store = open_store(root.as_uri())
+    assert isinstance(store, LocalStore)
+    assert root.is_dir()
+    assert store.url == root.as_uri()
+
+
+def test_objects_are_plain_files_for_sendfile(local: LocalStore) -> None:
+    assert isinstance(local, SupportsLocalPath)
+    assert not isinstance(local, SupportsPresign)
+    run(local.put("objects/ds/r1/reads.fastq.gz", b"@r1\nACGT\n+\n!!!!\n"))
+    path = local.local_path("objects/ds/r1/reads.fastq.gz")
+    assert path == local.root / "objects" / "ds" / "r1" / "reads.fastq.gz"
+    assert path.read_bytes() == b"@r1\nACGT\n+\n!!!!\n"
+
+
+@pytest.mark.parametrize(
+    "key", ["../outside", "a/../../outside", "/etc/passwd", ".tmp/x", ".uploads/x", "a\x00b"]
+)
+def test_a_key_that_leaves_the_root_or_names_an_internal_folder_is_refused(
+    local: LocalStore, key: str
+) -> None:
+    with pytest.raises(InvalidPathError):
+        local.local_path(key)
+    with pytest.raises(InvalidPathError):
+        run(local.put(key, b"x"))
+    assert not (local.root.parent / "outside").exists()
+
+
+def test_a_put_leaves_no_temporary_file_behind(local: LocalStore) -> None:
+    run(local.put("a/b", b"bytes"))
+    assert list((local.root / ".tmp").iterdir()) == []
+
+
+def test_internal_folders_are_never_listed(local: LocalStore) -> None:
+    run(local.put("visible", b"v"))
+    run(local.start_upload("pending", 1024))
+    assert [info.key for info in run(listed(local))] == ["visible"]
+
+
+def test_a_part_streams_in_at_offsets_without_being_whole(local: LocalStore) -> None:
+    part_size = 1000
+    data = os.urandom(2500)
+
+    async def scenario() -> ObjectInfo:
+        writer = await local.start_upload("streamed", part_size)
+        assert isinstance(writer, SupportsWriteAt)
+        for offset in range(part_size, 2500, 300):
+            await writer.write_at(offset, data[offset : min(offset + 300, 2500)])
+        await writer.write_part(1, data[:part_size])
+        return await writer.complete()
+
+    assert run(scenario()).size == 2500
+    assert run(local.get("streamed")) == data
+
+
+def test_an_upload_outlives_the_store_object_that_started_it(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    first, second = os.urandom(4096), os.urandom(100)
+
+    async def begin() -> str:
+        writer = await LocalStore(root).start_upload("objects/ds/r1/x", 4096)
+        await writer.write_part(1, first)
+        return writer.upload_id
+
+    upload_id = run(begin())
+    successor = LocalStore(root)
+    landed = run(successor.landed_parts("objects/ds/r1/x", upload_id))
+    assert [(part.number, part.size) for part in landed] == [(1, 4096)]
+
+    async def finish() -> None:
+        writer = await successor.resume_upload("objects/ds/r1/x", upload_id, 4096)
+        await writer.write_part(2, second)
+        await writer.complete()
+
+    run(finish())
+    assert run(successor.get("objects/ds/r1/x")) == first + second
+    assert list((root / ".uploads").iterdir()) == []
+
+
+def test_an_upload_id_cannot_name_a_path(local: LocalStore) -> None:
+    with pytest.raises(InvalidPathError):
+        run(local.resume_upload("k", "../../etc", 1024))
+
+
+def test_deleting_prunes_empty_folders_but_not_the_root(local: LocalStore) -> None:
+    run(local.put("a/b/c/d", b"x"))
+    run(local.put("a/keep", b"y"))
+    run(local.delete("a/b/c/d"))
+    assert not (local.root / "a" / "b").exists()
+    assert (local.root / "a" / "keep").is_file()
+    run(local.delete("a/keep"))
+    assert local.root.is_dir()
+    assert sorted(p.name for p in local.root.iterdir()) == [".tmp", ".uploads"]
+
+
+def test_concurrent_puts_and_deletes_in_one_folder_never_fail(local: LocalStore) -> None:
+    async def rounds() -> int:
+        placed = 0
+        for number in range(150):
+            folder = f"race/{number % 5}"
+            results = await asyncio.gather(
+                local.put(f"{folder}/kept-{number}", b"x"),
+                local.delete(f"{folder}/gone-{number}"),
+                local.delete(f"{folder}/kept-{number - 5}"),
+            )
+            placed += results[0].size
+        return placed
+
+    assert run(rounds()) == 150
+    remaining = [info.key for info in run(listed(local, "race/"))]
+    assert remaining == sorted(f"race/{n % 5}/kept-{n}" for n in range(145, 150))
