@@ -1,0 +1,1 @@
+"""The workloads, grouped by the sources and servers they share."""
