@@ -8,6 +8,7 @@ again). Publishing flips the current release only after every file is verified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from catalog.errors import (
     ChecksumMismatchError,
     DatamirrorError,
     EmptyListingError,
+    ObjectNotFoundError,
     SourceChangedError,
     SyncAbortedError,
 )
@@ -23,7 +25,7 @@ from catalog.layout import dataset_objects_prefix
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
-from catalog.store.base import Store
+from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
 from mirror.digests import xxh3_128_of
@@ -44,6 +46,7 @@ from mirror.sources.base import Source, SourceEntry
 from mirror.transfer import Fetched, TransferContext, fetch_file
 
 MiB = 1024 * 1024
+MIN_S3_PART = 5 * MiB
 FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
 
 
@@ -99,6 +102,11 @@ async def run_sync(
     return report
 
 
+def effective_part_size(store: Store, part_size: int) -> int:
+    """S3 multipart uploads reject parts under 5 MiB (but the last); files on disk do not."""
+    return part_size if isinstance(store, SupportsLocalPath) else max(part_size, MIN_S3_PART)
+
+
 def _building_or_new(catalog: Catalog, name: str) -> Release:
     return catalog.building_release(name) or catalog.new_release(name)
 
@@ -119,7 +127,8 @@ async def _build(
     progress = progress or QuietProgress()
     progress.start(len(todo), sum(f.entry.size for f in todo))
     ctx = TransferContext(
-        catalog, store, source, dataset.name, release.name, release.id, options.part_size,
+        catalog, store, source, dataset.name, release.name, release.id,
+        effective_part_size(store, options.part_size),
         asyncio.Semaphore(options.parallel), progress,
         TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
     )  # fmt: skip
@@ -179,7 +188,9 @@ async def _prepare_release(
     reused = [f.previous for f in plan.files if f.action is Action.UNCHANGED and f.previous]
     await asyncio.to_thread(catalog.add_entries, release_id, reused)
     keep = await asyncio.to_thread(catalog.open_upload_ids, release_id)
-    await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
+    # rclone's S3 server answers the uploads listing of an empty prefix with NoSuchKey
+    with contextlib.suppress(ObjectNotFoundError):
+        await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
 
 
 def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[PlannedFile]:

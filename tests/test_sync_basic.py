@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from catalog.errors import ObjectNotFoundError
+from catalog.store import open_store
 from mirror.sample_data import write_md5sums, write_sample_tree
 from tests.conftest import CLI
+from tests.fixtures.http_sources import NginxFactory
+
+pytestmark = pytest.mark.nginx
 
 DATASET = "demo"
 
@@ -25,18 +28,9 @@ def tree(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def source_url(tree: Path) -> Iterator[str]:
-    """The generated tree served with nginx-style autoindex pages on loopback."""
-    argv = [sys.executable, "-m", "mirror.sample_source", str(tree), "--port", "0"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def source_url(tree: Path, nginx_server: NginxFactory) -> str:
+    """The generated tree served by nginx with its autoindex pages on loopback."""
+    return nginx_server(tree).url
 
 
 @pytest.fixture
@@ -44,6 +38,36 @@ def synced(cli: CLI, source_url: str) -> CLI:
     cli("source", "add", DATASET, source_url, "--title", "Demo", "--license", "CC0-1.0")
     cli("sync", DATASET, "--part-size", "1MiB")
     return cli
+
+
+@pytest.fixture
+def synced_anywhere(
+    cli: CLI, store_env: dict[str, str], source_url: str, monkeypatch: pytest.MonkeyPatch
+) -> CLI:
+    """Like `synced`, on every kind of store (local, S3 on moto, S3 on rclone)."""
+    cli.env.update(store_env)
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    cli("source", "add", DATASET, source_url, "--license", "CC0-1.0")
+    cli("sync", DATASET, "--part-size", "1MiB")
+    return cli
+
+
+def read_object(cli: CLI, key: str) -> bytes | None:
+    """An object's bytes from the store the CLI uses, or None when it is absent."""
+    store = open_store(
+        cli.env["DATAMIRROR_STORE"], s3_endpoint=cli.env.get("DATAMIRROR_S3_ENDPOINT")
+    )
+
+    async def get() -> bytes | None:
+        try:
+            return await store.get(key)
+        except ObjectNotFoundError:
+            return None
+        finally:
+            await store.close()
+
+    return asyncio.run(get())
 
 
 def store_root(cli: CLI) -> Path:
@@ -55,7 +79,8 @@ def releases(cli: CLI) -> list[dict]:
 
 
 def manifest(cli: CLI, release: str) -> dict[str, dict]:
-    raw = (store_root(cli) / "releases" / DATASET / release / "manifest.json").read_bytes()
+    raw = read_object(cli, f"releases/{DATASET}/{release}/manifest.json")
+    assert raw is not None
     return {f["path"]: f for f in json.loads(raw)["files"]}
 
 
@@ -64,8 +89,9 @@ def source_files(tree: Path) -> dict[str, bytes]:
 
 
 def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
-    synced: CLI, tree: Path
+    synced_anywhere: CLI, tree: Path
 ) -> None:
+    synced = synced_anywhere
     (release,) = releases(synced)
     assert release["state"] == "published"
     assert release["current"]
@@ -73,20 +99,13 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     expected = source_files(tree)
     assert set(files) == set(expected)
     for path, data in expected.items():
-        stored = (store_root(synced) / files[path]["key"]).read_bytes()
+        stored = read_object(synced, files[path]["key"])
         assert stored == data, path
         assert files[path]["size"] == len(data)
         if path != "md5sum.txt":
             assert files[path]["md5"] == hashlib.md5(data).hexdigest()
-    crate = json.loads(
-        (
-            store_root(synced)
-            / "releases"
-            / DATASET
-            / release["release"]
-            / "ro-crate-metadata.json"
-        ).read_bytes()
-    )
+    crate_key = f"releases/{DATASET}/{release['release']}/ro-crate-metadata.json"
+    crate = json.loads(read_object(synced, crate_key) or b"{}")
     kinds = {e["@id"]: e for e in crate["@graph"]}
     assert kinds["./"]["license"] == {"@id": "CC0-1.0"}
     assert kinds["README.txt"]["contentSize"] == str(len(expected["README.txt"]))
@@ -94,8 +113,9 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
 
 
 def test_a_second_sync_of_an_unchanged_tree_transfers_nothing_and_reuses_keys(
-    synced: CLI,
+    synced_anywhere: CLI,
 ) -> None:
+    synced = synced_anywhere
     synced("sync", DATASET)
     first, second = releases(synced)
     assert second["current"]
