@@ -3,29 +3,38 @@
 fsspec's HTTPFileSystem gives no sizes from listings (one HEAD per file) and does not
 check that a Range was honoured, so this reader is written here: listings are crawled
 concurrently, sizes come from the listing where it prints them exactly, else from HEAD,
-and every ranged read must come back as 206 with the Content-Range asked for.
+and every ranged read must come back as 206 with the Content-Range asked for. Bytes arrive
+as sent (`auto_decompress=False`): a `.gz` file stays gzip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
-from mirror.retry import DEFAULT_POLICY, RetryPolicy
+from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from mirror.sources.base import SourceEntry
 from mirror.sources.http_listing import ListingItem, parse_listing
 
 CHUNK = 256 * 1024
+MAX_DEPTH = 64
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-USER_AGENT = "datamirror/0.1 (+https://github.com/datamirror)"
+USER_AGENT = "datamirror/0.1"
+STATUS_HINTS = {
+    401: "the source needs credentials datamirror does not have",
+    403: "the server refuses access; check the URL and that the data is public",
+    404: "check the URL: the server has no such file or folder",
+    410: "the server says the file is gone for good",
+}
 
 
 class HTTPSource:
@@ -41,7 +50,7 @@ class HTTPSource:
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
         self._connections = connections_per_host
-        self._listing_slots = asyncio.Semaphore(listing_concurrency)
+        self._listing_concurrency = listing_concurrency
         self._policy = policy
         self._session: aiohttp.ClientSession | None = None
 
@@ -50,6 +59,7 @@ class HTTPSource:
         return self._url
 
     def session(self) -> aiohttp.ClientSession:
+        """The one session of this source (made on first use, inside the running loop)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit_per_host=self._connections, limit=0),
@@ -68,23 +78,31 @@ class HTTPSource:
             self._session = None
 
     async def list(self) -> AsyncIterator[SourceEntry]:
-        queue: builtins.list[str] = [""]
-        while queue:
-            folders, queue = queue, []
-            pages = await asyncio.gather(*(self._list_folder(f) for f in folders))
-            entries: builtins.list[SourceEntry] = []
+        """Crawl folder by folder, one level at a time, pages fetched concurrently."""
+        slots = asyncio.Semaphore(self._listing_concurrency)
+        folders = [""]
+        for _ in range(MAX_DEPTH):
+            pages = await asyncio.gather(*(self._list_folder(f, slots) for f in folders))
+            files: builtins.list[SourceEntry] = []
+            deeper: builtins.list[str] = []
             for folder, items in zip(folders, pages, strict=True):
                 for item in items:
                     if item.is_dir:
-                        queue.append(f"{folder}{item.name}/")
+                        deeper.append(f"{folder}{item.name}/")
                     else:
-                        entries.append(await self._entry(folder + item.name, item))
-            for entry in await self._complete_sizes(entries):
+                        files.append(listed_entry(folder + item.name, item))
+            for entry in await self._complete_sizes(files):
                 yield entry
+            if not deeper:
+                return
+            folders = deeper
+        raise SourceError(self._url, f"folders nest deeper than {MAX_DEPTH} levels (a loop?)")
 
-    async def _list_folder(self, folder: str) -> builtins.list[ListingItem]:
+    async def _list_folder(
+        self, folder: str, slots: asyncio.Semaphore
+    ) -> builtins.list[ListingItem]:
         url = self.file_url(folder)
-        async with self._listing_slots:
+        async with slots:
             async for attempt in self._policy.retrying():
                 with attempt, client_errors(url):
                     async with self.session().get(url) as response:
@@ -93,13 +111,10 @@ class HTTPSource:
                         return parse_listing(page, str(response.url), response.content_type)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _entry(self, path: str, item: ListingItem) -> SourceEntry:
-        return SourceEntry(path, item.size if item.size is not None else -1, item.mtime)
-
     async def _complete_sizes(
         self, entries: builtins.list[SourceEntry]
     ) -> builtins.list[SourceEntry]:
-        """HEAD the files whose listing rows gave no exact size."""
+        """HEAD the files whose listing rows gave no exact size, in parallel, bounded."""
         slots = asyncio.Semaphore(self._connections)
 
         async def complete(entry: SourceEntry) -> SourceEntry:
@@ -111,79 +126,114 @@ class HTTPSource:
         return builtins.list(await asyncio.gather(*(complete(e) for e in entries)))
 
     async def stat(self, path: str) -> SourceEntry:
+        """HEAD the file; where HEAD gives no length (Apache, empty files), GET one byte."""
         url = self.file_url(path)
         async for attempt in self._policy.retrying():
             with attempt, client_errors(url):
                 async with self.session().head(url, allow_redirects=True) as response:
                     check_status(response, url)
-                    if response.content_length is None:
-                        raise SourceError(url, "the server gives no Content-Length")
-                    modified = response.headers.get("Last-Modified")
-                    return SourceEntry(
-                        path,
-                        response.content_length,
-                        parsedate_to_datetime(modified) if modified else None,
-                        response.headers.get("ETag"),
-                    )
+                    if response.content_length is not None:
+                        return head_entry(path, response, response.content_length)
+                probe = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
+                async with self.session().get(url, headers=probe) as response:
+                    return head_entry(path, response, probed_size(response, url))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(
         self, path: str, byte_range: ByteRange | None = None, *, version: str | None = None
     ) -> AsyncIterator[bytes]:
+        """GET the file or a range of it; the response must be exactly what was asked."""
+        if byte_range is not None and byte_range.length == 0:
+            return
         url = self.file_url(path)
         headers = {"Accept-Encoding": "identity"}
         if byte_range is not None:
-            if byte_range.length == 0:
-                return
             headers["Range"] = f"bytes={byte_range.start}-{byte_range.end - 1}"
         if version and version.startswith("etag:"):
             headers["If-Match"] = version.removeprefix("etag:")
         with client_errors(url):
-            async for chunk in self._get(url, headers, byte_range):
-                yield chunk
+            async with self.session().get(url, headers=headers) as response:
+                expected = check_response(response, url, byte_range, version)
+                async for chunk in checked_body(response, url, expected):
+                    yield chunk
 
-    async def _get(
-        self, url: str, headers: dict[str, str], byte_range: ByteRange | None
-    ) -> AsyncIterator[bytes]:
-        async with self.session().get(url, headers=headers) as response:
-            if response.status == 412:
-                raise SourceChangedError(url, "its ETag moved")
-            check_status(response, url)
-            expected = check_range(response, url, byte_range)
-            received = 0
-            async for chunk in response.content.iter_chunked(CHUNK):
-                received += len(chunk)
-                yield chunk
-            if expected is not None and received != expected:
-                raise SourceError(
-                    url, f"body ended after {received} of {expected} bytes", transient=True
-                )
+
+def listed_entry(path: str, item: ListingItem) -> SourceEntry:
+    """An entry from a listing row; size -1 until a HEAD tells it."""
+    return SourceEntry(path, item.size if item.size is not None else -1, item.mtime)
+
+
+def head_entry(path: str, response: aiohttp.ClientResponse, size: int) -> SourceEntry:
+    modified = response.headers.get("Last-Modified")
+    try:
+        mtime = parsedate_to_datetime(modified) if modified else None
+    except (TypeError, ValueError):
+        mtime = None
+    return SourceEntry(path, size, mtime, response.headers.get("ETag"))
+
+
+def probed_size(response: aiohttp.ClientResponse, url: str) -> int:
+    """The size from the answer to `Range: bytes=0-0` (RFC 9110 §14.4: `bytes */0` for 416)."""
+    if response.status in {206, 416}:
+        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+    else:
+        check_status(response, url)
+        total = str(response.content_length) if response.content_length is not None else ""
+    if not total.isdigit():
+        raise SourceError(
+            url,
+            "the server tells the size of the file neither to HEAD nor to a ranged GET",
+            hint="datamirror needs exact sizes; this server does not give them",
+        )
+    return int(total)
 
 
 def check_status(response: aiohttp.ClientResponse, url: str) -> None:
+    """Raise the SourceError an error status means; transient ones carry Retry-After."""
     status = response.status
     if status < 300:
         return
-    retry_after = response.headers.get("Retry-After")
-    delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+    cause = f"HTTP {status} {response.reason or ''}".rstrip()
     if status in TRANSIENT_STATUS:
-        raise SourceError(
-            url, f"HTTP {status} {response.reason}", transient=True, retry_after=delay
-        )
-    hint = {
-        401: "the source needs credentials datamirror does not have",
-        403: "the server refuses access; check the URL and that the data is public",
-        404: "check the URL: the server has no such file or folder",
-    }.get(status)
-    raise SourceError(url, f"HTTP {status} {response.reason}", hint=hint)
+        delay = parse_retry_after(response.headers.get("Retry-After"))
+        raise SourceError(url, cause, transient=True, retry_after=delay)
+    raise SourceError(url, cause, hint=STATUS_HINTS.get(status))
 
 
-def check_range(
-    response: aiohttp.ClientResponse, url: str, byte_range: ByteRange | None
+def check_response(
+    response: aiohttp.ClientResponse,
+    url: str,
+    byte_range: ByteRange | None,
+    version: str | None,
 ) -> int | None:
-    """The body length to expect; a server that ignored or changed the range is an error."""
+    """The body length to expect; a changed file or an ignored range is an error."""
+    if response.status == 412:
+        raise SourceChangedError(url, "its ETag no longer matches (HTTP 412)")
+    if response.status == 416:
+        raise SourceChangedError(url, "the range lies past its end now (HTTP 416)")
+    check_status(response, url)
+    check_version(response, url, version)
     if byte_range is None:
-        return response.content_length
+        total = response.content_length
+    else:
+        total = check_range(response, url, byte_range)
+    size = version_size(version)
+    if size is not None and total is not None and total != size:
+        raise SourceChangedError(url, f"it was {size} bytes and is {total} now")
+    return byte_range.length if byte_range is not None else response.content_length
+
+
+def check_version(response: aiohttp.ClientResponse, url: str, version: str | None) -> None:
+    """A server that ignores If-Match still tells its ETag; it must be the one listed."""
+    if not version or not version.startswith("etag:"):
+        return
+    etag = response.headers.get("ETag")
+    if etag and etag.removeprefix("W/") != version.removeprefix("etag:").removeprefix("W/"):
+        raise SourceChangedError(url, f"its ETag moved to {etag}")
+
+
+def check_range(response: aiohttp.ClientResponse, url: str, byte_range: ByteRange) -> int | None:
+    """The complete size from Content-Range, after checking it names the range asked."""
     if response.status != 206:
         raise SourceError(
             url,
@@ -194,7 +244,30 @@ def check_range(
     got = response.headers.get("Content-Range", "")
     if not got.startswith(want):
         raise SourceChangedError(url, f"asked for {want}*, got {got or 'no Content-Range'}")
-    return byte_range.length
+    total = got.removeprefix(want)
+    return int(total) if total.isdigit() else None
+
+
+def version_size(version: str | None) -> int | None:
+    """The size a `size:N;mtime:...` version promises (see SourceEntry.version)."""
+    if not version or not version.startswith("size:"):
+        return None
+    text = version.removeprefix("size:").split(";", 1)[0]
+    return int(text) if text.isdigit() else None
+
+
+async def checked_body(
+    response: aiohttp.ClientResponse, url: str, expected: int | None
+) -> AsyncIterator[bytes]:
+    """The body in chunks; a body that ends short (or runs long) is a transient error."""
+    received = 0
+    async for chunk in response.content.iter_chunked(CHUNK):
+        received += len(chunk)
+        if expected is not None and received > expected:
+            raise SourceError(url, f"body ran past the {expected} bytes announced")
+        yield chunk
+    if expected is not None and received != expected:
+        raise SourceError(url, f"body ended after {received} of {expected} bytes", transient=True)
 
 
 @contextmanager
@@ -203,9 +276,14 @@ def client_errors(url: str) -> Iterator[None]:
     try:
         yield
     except aiohttp.ClientConnectorError as exc:
-        cause = exc.os_error.strerror or str(exc.os_error)
+        error = exc.os_error
+        cause = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
+        cause = cause or str(error) or type(error).__name__
         raise SourceError(
-            url, f"cannot connect to {exc.host}:{exc.port}: {cause}", transient=True
+            url,
+            f"cannot connect to {exc.host}:{exc.port}: {cause}",
+            transient=True,
+            hint=f"check that {urlsplit(url).hostname} is the right host and is reachable",
         ) from exc
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         raise SourceError(url, f"connection broke: {exc}", transient=True) from exc
