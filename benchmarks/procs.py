@@ -93,7 +93,7 @@ def run_timed(
             stderr=subprocess.STDOUT,
             stdin=stdin,
         )
-        peak = _poll_until_exit(proc, timeout)
+        peak = _poll_until_exit(proc, argv, timeout)
         seconds = time.perf_counter() - start
         log.seek(0)
         out = log.read().decode(errors="replace")
@@ -102,7 +102,7 @@ def run_timed(
     return Timed(seconds=seconds, peak_rss=peak, stdout=out)
 
 
-def _poll_until_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
+def _poll_until_exit(proc: subprocess.Popen[bytes], argv: Sequence[str], timeout: float) -> int:
     """Sample the tree's RSS until the process exits; kill it at the deadline."""
     watched = psutil.Process(proc.pid)
     deadline = time.monotonic() + timeout
@@ -112,7 +112,7 @@ def _poll_until_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
-            raise CommandFailedError([str(a) for a in proc.args], None, "timed out")
+            raise CommandFailedError(argv, None, "timed out")
         time.sleep(POLL_SECONDS)
     return peak
 
