@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ def argv(*args: str) -> list[str]:
 
 
 def new_home(root: Path, *, s3: tuple[str, str, Path] | None = None) -> Home:
-    """A fresh home under `root`; `s3` = (endpoint, bucket/prefix, local folder backing it)."""
-    root.mkdir(parents=True, exist_ok=True)
+    """A fresh, empty home at `root`; `s3` = (endpoint, bucket/prefix, local folder backing it)."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAMIRROR_")}
     env.update(
         DATAMIRROR_HOME=str(root),
@@ -45,6 +47,7 @@ def new_home(root: Path, *, s3: tuple[str, str, Path] | None = None) -> Home:
         env["DATAMIRROR_STORE"] = store_root.as_uri()
     else:
         endpoint, bucket_prefix, store_root = s3
+        shutil.rmtree(store_root, ignore_errors=True)
         env.update(
             DATAMIRROR_STORE=f"s3://{bucket_prefix}",
             DATAMIRROR_S3_ENDPOINT=endpoint,

@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         f"workloads {','.join(sorted(only))}",
         flush=True,
     )
+    for stale in ("out", "s3", "run"):  # left by an earlier --keep; generated data is reused
+        shutil.rmtree(settings.work / stale, ignore_errors=True)
     tools = peers.ensure_tools(install=not args.no_install)
     print("measuring physical limits", flush=True)
     measured = limits.measure((128 if args.quick else 512) * MIB)

@@ -190,7 +190,6 @@ def dm_sync_contender(
 
     def run(index: int) -> Sample:
         home_dir = ctx.work / "out" / f"{_slug(name)}-{index}"
-        shutil.rmtree(home_dir, ignore_errors=True)
         home = make_home(index) if make_home else dm.new_home(home_dir)
         dm.add_source(home, url)
         timed = run_timed(dm.sync_argv(), env=home.env, cwd=home.root)
