@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def create_catalog_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     try:
         with engine.connect() as connection:
