@@ -1,14 +1,20 @@
 """Checksum files that sources publish, parsed into `{dataset path: Digest}`.
 
-md5sum/sha*sum output (`md5sum.txt`, `MD5SUM`, `*.md5`, NCBI `md5checksums.txt`, binary
-`*` marks, `./` prefixes) and BSD-style `MD5 (file) = hex` lines. A checksum file in
-folder D names paths relative to D.
+- md5sum/sha*sum output (`md5sum.txt`, `MD5SUM`, `*.md5`, `*.sha256`, NCBI
+  `md5checksums.txt`; binary `*` marks, `./` prefixes, `\\`-escaped names) and BSD-style
+  `MD5 (file) = hex` lines;
+- Ensembl `CHECKSUMS`: BSD `sum` output, `checksum blocks name` (see `mirror.bsd_sum`);
+- UniProt `RELEASE.metalink` (Metalink 3 and 4 XML).
+
+A checksum file in folder D names paths relative to D; `digests_from_file` resolves them
+to dataset paths and drops any that would leave the dataset.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,66 +25,144 @@ SUM_FILES = {
     "md5sums": "md5",
     "md5checksums.txt": "md5",
     "sha256sum.txt": "sha256",
+    "sha256sum": "sha256",
     "sha256sums": "sha256",
     "sha256sums.txt": "sha256",
+    "checksums": "sum",
+    "release.metalink": "metalink",
 }
-SUFFIXES = {".md5": "md5", ".sha256": "sha256"}
-ALGORITHM_BY_LENGTH = {32: "md5", 64: "sha256"}
-GNU_LINE = re.compile(r"^\\?([0-9a-fA-F]{32,128})\s[ *]?(.+)$")
-BSD_LINE = re.compile(r"^(MD5|SHA256)\s*\((.+)\)\s*=\s*([0-9a-fA-F]{32,128})$")
+SUFFIXES = {
+    ".md5": "md5",
+    ".sha1": "sha1",
+    ".sha256": "sha256",
+    ".sha512": "sha512",
+    ".metalink": "metalink",
+    ".meta4": "metalink",
+}
+ALGORITHM_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
+METALINK_HASHES = {"sha-256": "sha256", "sha256": "sha256", "md5": "md5", "sha-1": "sha1"}
+GNU_LINE = re.compile(r"^(\\?)([0-9a-fA-F]{32,128})(?: \*| {1,2})(.+)$")
+BSD_LINE = re.compile(r"^(\\?)(MD5|SHA1|SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]{32,128})$")
+SUM_LINE = re.compile(r"^(\d{1,5})\s+(\d+)\s+(.+)$")
+BARE_DIGEST = re.compile(r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$")
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
+    """A published digest. For `sum` (BSD), `hexdigest` is `"%05d %d" % (checksum, blocks)`,
+    as `mirror.bsd_sum.BSDSum.hexdigest()` gives it."""
+
     algorithm: str
     hexdigest: str
 
 
 def checksum_file_kind(path: str) -> str | None:
-    """The algorithm a checksum file holds, or None when `path` is not one."""
+    """What a checksum file holds (md5, sha256, sum, metalink...), or None if not one."""
     name = posixpath.basename(path).lower()
     if name in SUM_FILES:
         return SUM_FILES[name]
-    for suffix, algorithm in SUFFIXES.items():
+    for suffix, kind in SUFFIXES.items():
         if name.endswith(suffix) and len(name) > len(suffix):
-            return algorithm
+            return kind
     return None
 
 
 def find_checksum_files(paths: Iterable[str]) -> list[str]:
-    return sorted(p for p in paths if checksum_file_kind(p))
+    """The checksum files among `paths` (for `--checksums auto`), shallowest first, so
+    that a folder's own file, applied later, wins over one further up."""
+    return sorted((p for p in paths if checksum_file_kind(p)), key=lambda p: (p.count("/"), p))
+
+
+def _unescape(name: str) -> str:
+    """GNU coreutils escapes `\\` and newlines in names and marks such lines with `\\`."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), name)
 
 
 def parse_sum_lines(text: str) -> dict[str, Digest]:
     """Lines of `hex  name` (GNU) or `MD5 (name) = hex` (BSD), keyed by name as written."""
     found: dict[str, Digest] = {}
     for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
-        if match := BSD_LINE.match(line):
-            algorithm, name, hexdigest = match.groups()
+        if match := BSD_LINE.match(line.strip()):
+            escaped, algorithm, name, hexdigest = match.groups()
+            name = _unescape(name) if escaped else name
             found[name] = Digest(algorithm.lower(), hexdigest.lower())
-        elif match := GNU_LINE.match(line):
-            hexdigest, name = match.groups()
+        elif match := GNU_LINE.match(line.strip()):
+            escaped, hexdigest, name = match.groups()
             algorithm = ALGORITHM_BY_LENGTH.get(len(hexdigest))
             if algorithm:
-                found[name.strip()] = Digest(algorithm, hexdigest.lower())
+                found[_unescape(name) if escaped else name] = Digest(algorithm, hexdigest.lower())
     return found
+
+
+def parse_bsd_sum_lines(text: str) -> dict[str, Digest]:
+    """Ensembl's CHECKSUMS: `sum` output lines, `checksum blocks name`."""
+    found: dict[str, Digest] = {}
+    for line in text.splitlines():
+        if match := SUM_LINE.match(line.strip()):
+            checksum, blocks, name = match.groups()
+            found[name] = Digest("sum", f"{int(checksum):05d} {int(blocks)}")
+    return found
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_metalink(text: str) -> dict[str, Digest]:
+    """Metalink 3 (`<verification><hash type="md5">`) or 4 (`<hash type="sha-256">`);
+    per file the strongest hash datamirror can check."""
+    # Python's expat resolves no external entities and caps entity expansion.
+    root = ET.fromstring(text)  # noqa: S314
+    found: dict[str, Digest] = {}
+    for element in root.iter():
+        name = element.get("name")
+        if _local(element.tag) != "file" or not name:
+            continue
+        hashes = {
+            METALINK_HASHES.get((h.get("type") or "").lower()): (h.text or "").strip().lower()
+            for h in element.iter()
+            if _local(h.tag) == "hash"
+        }
+        for algorithm in ("sha256", "md5", "sha1"):
+            if hashes.get(algorithm):
+                found[name] = Digest(algorithm, hashes[algorithm])
+                break
+    return found
+
+
+def parse_checksum_file(kind: str, name: str, text: str) -> dict[str, Digest]:
+    """Digests keyed by the names the file writes, for a file of `kind` named `name`."""
+    if kind == "metalink":
+        return parse_metalink(text)
+    if kind == "sum":
+        return parse_bsd_sum_lines(text) or parse_sum_lines(text)
+    lines = parse_sum_lines(text)
+    if not lines and (match := BARE_DIGEST.match(text.strip())):
+        hexdigest = match.group(1).lower()
+        stem = name.rsplit(".", 1)[0]
+        return {stem: Digest(ALGORITHM_BY_LENGTH[len(hexdigest)], hexdigest)}
+    return lines
 
 
 def digests_from_file(checksum_path: str, text: str) -> dict[str, Digest]:
     """Dataset paths and their digests, from the checksum file at `checksum_path`."""
-    folder = posixpath.dirname(checksum_path)
-    name = posixpath.basename(checksum_path)
-    lines = parse_sum_lines(text)
-    if not lines and (bare := text.strip().split()) and GNU_LINE.match(f"{bare[0]}  x"):
-        stem = name.rsplit(".", 1)[0]
-        lines = {stem: Digest(ALGORITHM_BY_LENGTH.get(len(bare[0]), "md5"), bare[0].lower())}
+    kind = checksum_file_kind(checksum_path) or "md5"
+    folder, name = posixpath.split(checksum_path)
     out: dict[str, Digest] = {}
-    for written, digest in lines.items():
-        relative = written.removeprefix("./")
-        path = posixpath.normpath(posixpath.join(folder, relative)) if folder else relative
-        if not path.startswith("../"):
+    for written, digest in parse_checksum_file(kind, name, text).items():
+        path = resolve(folder, written)
+        if path is not None:
             out[path] = digest
     return out
+
+
+def resolve(folder: str, written: str) -> str | None:
+    """The dataset path of a name written in a checksum file in `folder`, or None when it
+    is absolute or leaves the dataset."""
+    if written.startswith("/") or posixpath.normpath(written) == ".":
+        return None
+    path = posixpath.normpath(posixpath.join(folder, written))
+    return None if path == ".." or path.startswith("../") else path
