@@ -113,9 +113,8 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
 
 
 def test_a_second_sync_of_an_unchanged_tree_transfers_nothing_and_reuses_keys(
-    synced_anywhere: CLI,
+    synced: CLI,
 ) -> None:
-    synced = synced_anywhere
     synced("sync", DATASET)
     first, second = releases(synced)
     assert second["current"]

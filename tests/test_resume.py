@@ -1,0 +1,114 @@
+"""A killed sync resumes: the parts that landed are not fetched again."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from catalog.models import Transfer, TransferPart
+from catalog.repository import Catalog
+from catalog.store import open_store
+from mirror.sample_data import BIG_FILE, write_sample_tree
+from tests.conftest import CLI
+from tests.fixtures.http_sources import NginxFactory
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+
+MiB = 1024 * 1024
+PART = 5 * MiB  # S3's smallest multipart part, so every store takes the same parts
+
+
+def landed_parts(catalog: Catalog) -> set[tuple[int, int]]:
+    with catalog.session() as session:
+        rows = session.execute(
+            select(TransferPart.offset, TransferPart.length)
+            .join(Transfer, TransferPart.transfer_id == Transfer.id)
+            .where(Transfer.path == BIG_FILE)
+        )
+        return {(offset, length) for offset, length in rows}
+
+
+def kill_after_parts(proc: subprocess.Popen[str], catalog: Catalog, count: int) -> None:
+    """SIGKILL the sync once `count` parts of the big file are committed."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the sync finished before it could be killed"
+        if len(landed_parts(catalog)) >= count:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            return
+        time.sleep(0.05)
+    raise TimeoutError("no parts landed within 60 s")
+
+
+def ranges_requested(lines: list[str]) -> list[tuple[int, int]]:
+    found = []
+    for line in lines:
+        if BIG_FILE in line and (match := re.search(r"bytes=(\d+)-(\d+)$", line)):
+            found.append((int(match.group(1)), int(match.group(2)) - int(match.group(1)) + 1))
+    return found
+
+
+def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
+    cli: CLI,
+    catalog: Catalog,
+    store_env: dict[str, str],
+    nginx_server: NginxFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = tmp_path / "source"
+    write_sample_tree(root, big_file_size=48 * MiB + 123)
+    server = nginx_server(root, remote=True)
+    cli.env.update(store_env)
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    cli("source", "add", "big", server.url)
+    argv = [sys.executable, "-m", "catalog.cli", "sync", "big", "--part-size", "5MiB"]
+    slow = [*argv, "--parallel", "2", "--bandwidth-limit", "8MiB"]
+    proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
+    kill_after_parts(proc, catalog, 3)
+    before = landed_parts(catalog)
+    first_run_lines = len(server.log_lines())
+
+    cli(*argv[3:])
+
+    again = ranges_requested(server.log_lines()[first_run_lines:])
+    assert again, "the resumed sync fetched none of the big file"
+    assert not before & set(again), f"landed parts {sorted(before)} were fetched again"
+    size = (root / BIG_FILE).stat().st_size
+    assert sum(length for _, length in again) + sum(length for _, length in before) == size
+    (release,) = json.loads(cli("releases", "big", "--json").stdout)
+    assert release["state"] == "published"
+    assert release["report"]["resumed"] == 1
+    assert_stored_file_matches(cli, release["release"], root)
+    cli("verify", "big")
+
+
+def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
+    store = open_store(
+        cli.env["DATAMIRROR_STORE"], s3_endpoint=cli.env.get("DATAMIRROR_S3_ENDPOINT")
+    )
+
+    async def digest_of(key: str) -> str:
+        md5 = hashlib.md5()
+        try:
+            async for chunk in store.stream(key):
+                md5.update(chunk)
+        finally:
+            await store.close()
+        return md5.hexdigest()
+
+    key = f"objects/big/{release}/{BIG_FILE}"
+    expected = hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
+    assert asyncio.run(digest_of(key)) == expected
