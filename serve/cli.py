@@ -74,7 +74,8 @@ def _url_host(host: str) -> str:
 def run_worker(
     config: ServeConfig, host: str, port: int, grace: float, *, reuse_port: bool
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("aiohttp.access").setLevel(logging.INFO)
     asyncio.run(_serve_until_signalled(config, host, port, grace, reuse_port))
 
 
