@@ -48,7 +48,7 @@ def write_all(
     paths = [folder / f"{stem}.json", folder / f"{stem}.md"]
     paths[0].write_text(json.dumps(doc, indent=2) + "\n")
     png = folder / f"{stem}.png"
-    drawn = chart(png, results)
+    drawn = chart(png, results, f"datamirror vs best peer, {doc['date'][:10]} ({doc['mode']})")
     paths[1].write_text(markdown(doc, results, png.name if drawn else None))
     return [*paths, png] if drawn else paths
 
@@ -193,7 +193,7 @@ def markdown(doc: dict[str, Any], results: list[WorkloadResult], png: str | None
     return "\n".join(lines)
 
 
-def chart(path: Path, results: list[WorkloadResult]) -> bool:
+def chart(path: Path, results: list[WorkloadResult], title: str) -> bool:
     """A bar per workload with a ratio; False when matplotlib is missing or nothing to draw."""
     rows = [(r.key, r.ratio) for r in results if r.ratio is not None]
     try:
@@ -212,6 +212,8 @@ def chart(path: Path, results: list[WorkloadResult]) -> bool:
     axis.barh(labels, values, color=colours)
     axis.axvline(1.0, color="black", linewidth=1)
     axis.invert_yaxis()
+    axis.set_xlim(0, max(1.0, *values) * 1.2)
+    axis.set_title(title)
     axis.set_xlabel("datamirror vs best peer setting (>1: datamirror better)")
     for y, value in enumerate(values):
         axis.text(value, y, f" {value:.2f}x", va="center")
