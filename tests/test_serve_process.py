@@ -145,11 +145,9 @@ def test_redirect_to_store_answers_a_presigned_url_that_serves_the_bytes(
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    try:
+    with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.build_opener(NoRedirect).open(url, timeout=10)
-        raise AssertionError("expected a redirect")
-    except urllib.error.HTTPError as exc:
-        assert exc.code == 302
-        location = exc.headers["Location"]
+    assert caught.value.code == 302
+    location = caught.value.headers["Location"]
     assert "Signature" in location or "X-Amz-Signature" in location
     assert _fetch(location) == site.files["big/data.bin"]
