@@ -270,15 +270,20 @@ async def checked_body(
         raise SourceError(url, f"body ended after {received} of {expected} bytes", transient=True)
 
 
+def os_error_cause(error: OSError) -> str:
+    """'Connection refused', not asyncio's "Connect call failed ('127.0.0.1', 80)"."""
+    if error.errno and error.errno > 0:
+        return os.strerror(error.errno)
+    return error.strerror or str(error) or type(error).__name__
+
+
 @contextmanager
 def client_errors(url: str) -> Iterator[None]:
     """Translate aiohttp's errors into one-line, transient SourceErrors."""
     try:
         yield
     except aiohttp.ClientConnectorError as exc:
-        error = exc.os_error
-        cause = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
-        cause = cause or str(error) or type(error).__name__
+        cause = os_error_cause(exc.os_error)
         raise SourceError(
             url,
             f"cannot connect to {exc.host}:{exc.port}: {cause}",

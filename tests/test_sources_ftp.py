@@ -1,0 +1,185 @@
+"""The FTP source against a real FTP server (pyftpdlib), with MLSD and with LIST only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from catalog.errors import SourceChangedError, SourceError
+from catalog.store.base import ByteRange
+from mirror.sample_data import write_sample_tree
+from mirror.sources.base import SourceEntry
+from mirror.sources.ftp import FTPSource
+from tests.fixtures.ftp_server import PASSWORD, USER, FTPFactory, FTPHandle
+from tests.fixtures.net import free_port
+
+pytestmark = pytest.mark.ftp
+T = TypeVar("T")
+ODD_FILES = {
+    "odd dir/ünïcode & spaces.txt": b"x" * 12_345,
+    "a/b/c/deep #1%.txt": b"deep\n",
+    "a/empty.bin": b"",
+}
+FA = "genomes/escherichia_coli/K-12_MG1655.fa"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(asyncio.wait_for(coro, timeout=60))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ftp-tree")
+    write_sample_tree(root)
+    for path, data in ODD_FILES.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return root
+
+
+def files_on_disk(root: Path) -> dict[str, int]:
+    return {
+        (Path(folder) / name).relative_to(root).as_posix(): (Path(folder) / name).stat().st_size
+        for folder, _, names in os.walk(root)
+        for name in names
+    }
+
+
+async def listing(url: str, **options: Any) -> list[SourceEntry]:
+    source = FTPSource(url, **options)
+    try:
+        return [entry async for entry in source.list()]
+    finally:
+        await source.close()
+
+
+async def reads(url: str, wanted: list[tuple[str, ByteRange | None]]) -> list[bytes]:
+    """Several reads through one source (so pooled connections are reused)."""
+    source = FTPSource(url)
+    try:
+        return [b"".join([c async for c in source.read(p, r)]) for p, r in wanted]
+    finally:
+        await source.close()
+
+
+@pytest.fixture(params=["mlsd", "list"])
+def server(request: pytest.FixtureRequest, ftp_server: FTPFactory, tree: Path) -> FTPHandle:
+    return ftp_server(tree, mlsd=request.param == "mlsd")
+
+
+def test_the_listing_gives_every_file_with_its_exact_size(server: FTPHandle) -> None:
+    entries = run(listing(server.url))
+    assert {e.path: e.size for e in entries} == files_on_disk(server.root)
+    commands = {line.split()[0] for line in server.log_lines()}
+    assert "LIST" in commands if server.refused else "LIST" not in commands
+
+
+def test_a_listing_of_a_subfolder_names_paths_relative_to_it(
+    ftp_server: FTPFactory, tree: Path
+) -> None:
+    handle = ftp_server(tree)
+    entries = run(listing(handle.url + "genomes/"))
+    assert sorted(e.path for e in entries) == [
+        "escherichia_coli/K-12_MG1655.fa",
+        "saccharomyces_cerevisiae/R64.fa",
+    ]
+    assert all(e.mtime is not None for e in entries)
+
+
+def test_ranged_reads_return_exactly_those_bytes(server: FTPHandle) -> None:
+    fa = (server.root / FA).read_bytes()
+    odd = (server.root / "odd dir/ünïcode & spaces.txt").read_bytes()
+    ranges = [(0, 1), (1000, 70_000), (len(fa) - 10, len(fa))]
+    wanted: list[tuple[str, ByteRange | None]] = [(FA, ByteRange(a, b)) for a, b in ranges]
+    wanted += [(FA, None), ("odd dir/ünïcode & spaces.txt", None), ("a/empty.bin", None)]
+    got = run(reads(server.url, wanted))
+    assert got == [*(fa[a:b] for a, b in ranges), fa, odd, b""]
+    assert [line for line in server.log_lines() if line.startswith("REST")] == [
+        "REST 1000",
+        f"REST {len(fa) - 10}",
+    ]
+
+
+def test_whole_file_reads_share_one_login(ftp_server: FTPFactory, tree: Path) -> None:
+    handle = ftp_server(tree)
+    run(reads(handle.url, [("README.txt", None), ("md5sum.txt", None), ("README.txt", None)]))
+    assert sum(line.startswith("USER") for line in handle.log_lines()) == 1
+
+
+def test_a_user_and_password_in_the_url_log_in(ftp_server: FTPFactory, tree: Path) -> None:
+    handle = ftp_server(tree)
+    url = f"ftp://{USER}:{PASSWORD}@{handle.host}:{handle.port}/reads/"
+    assert len(run(listing(url))) == 2
+    assert f"USER {USER}" in handle.log_lines()
+
+
+def test_a_wrong_password_is_a_permanent_error_with_a_hint(
+    ftp_server: FTPFactory, tree: Path
+) -> None:
+    handle = ftp_server(tree)
+    url = f"ftp://{USER}:wrong@{handle.host}:{handle.port}/"
+    with pytest.raises(SourceError, match="login refused") as caught:
+        run(listing(url))
+    assert not caught.value.is_transient()
+    assert "password" in caught.value.hint
+    assert "wrong" not in str(caught.value)
+
+
+def test_a_missing_file_is_a_permanent_error_naming_it(ftp_server: FTPFactory, tree: Path) -> None:
+    handle = ftp_server(tree)
+    with pytest.raises(SourceError, match="550") as caught:
+        run(reads(handle.url, [("genomes/nope.fa", None)]))
+    assert not caught.value.is_transient()
+    assert "genomes/nope.fa" in str(caught.value)
+
+
+def test_an_unreachable_server_is_one_transient_line_naming_it() -> None:
+    port = free_port()
+    with pytest.raises(SourceError) as caught:
+        run(listing(f"ftp://127.0.0.1:{port}/pub/"))
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "refused" in message.lower()
+    assert "\n" not in message
+    assert caught.value.is_transient()
+
+
+def test_a_file_that_changed_since_the_listing_raises_source_changed(
+    ftp_server: FTPFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "grows.txt").write_bytes(b"a" * 1000)
+    handle = ftp_server(tmp_path)
+    [entry] = run(listing(handle.url))
+    (tmp_path / "grows.txt").write_bytes(b"a" * 1500)
+
+    async def read_old() -> bytes:
+        source = FTPSource(handle.url)
+        try:
+            chunks = source.read("grows.txt", ByteRange(0, 10), version=entry.version)
+            return b"".join([c async for c in chunks])
+        finally:
+            await source.close()
+
+    with pytest.raises(SourceChangedError, match="1000"):
+        run(read_old())
+
+
+def test_stat_gives_size_and_time(ftp_server: FTPFactory, tree: Path) -> None:
+    handle = ftp_server(tree)
+
+    async def stat() -> SourceEntry:
+        source = FTPSource(handle.url)
+        try:
+            return await source.stat(FA)
+        finally:
+            await source.close()
+
+    entry = run(stat())
+    assert entry.size == (tree / FA).stat().st_size
+    assert entry.mtime is not None
+    assert abs(entry.mtime.timestamp() - (tree / FA).stat().st_mtime) < 2
