@@ -25,7 +25,7 @@ import aioftp
 from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
 from catalog.store.base import ByteRange
 from mirror.sources.base import SourceEntry
-from mirror.sources.http import os_error_cause, version_size
+from mirror.sources.checks import check_size_unchanged, os_error_cause
 
 CHUNK = 256 * 1024
 DEFAULT_PORT = 21
@@ -176,9 +176,7 @@ async def remote_size(client: aioftp.Client, path: PurePosixPath) -> int:
 
 
 def check_unchanged(url: str, size: int, version: str | None, byte_range: ByteRange | None) -> None:
-    listed = version_size(version)
-    if listed is not None and listed != size:
-        raise SourceChangedError(url, f"it was {listed} bytes and is {size} now")
+    check_size_unchanged(url, size, version)
     if byte_range is not None and byte_range.end > size:
         raise SourceChangedError(url, f"the range ends at {byte_range.end}, the file at {size}")
 

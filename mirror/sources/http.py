@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
@@ -23,6 +22,7 @@ from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
 from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from mirror.sources.base import SourceEntry
+from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
 
 CHUNK = 256 * 1024
@@ -217,9 +217,8 @@ def check_response(
         total = response.content_length
     else:
         total = check_range(response, url, byte_range)
-    size = version_size(version)
-    if size is not None and total is not None and total != size:
-        raise SourceChangedError(url, f"it was {size} bytes and is {total} now")
+    if total is not None:
+        check_size_unchanged(url, total, version)
     return byte_range.length if byte_range is not None else response.content_length
 
 
@@ -248,14 +247,6 @@ def check_range(response: aiohttp.ClientResponse, url: str, byte_range: ByteRang
     return int(total) if total.isdigit() else None
 
 
-def version_size(version: str | None) -> int | None:
-    """The size a `size:N;mtime:...` version promises (see SourceEntry.version)."""
-    if not version or not version.startswith("size:"):
-        return None
-    text = version.removeprefix("size:").split(";", 1)[0]
-    return int(text) if text.isdigit() else None
-
-
 async def checked_body(
     response: aiohttp.ClientResponse, url: str, expected: int | None
 ) -> AsyncIterator[bytes]:
@@ -268,13 +259,6 @@ async def checked_body(
         yield chunk
     if expected is not None and received != expected:
         raise SourceError(url, f"body ended after {received} of {expected} bytes", transient=True)
-
-
-def os_error_cause(error: OSError) -> str:
-    """'Connection refused', not asyncio's "Connect call failed ('127.0.0.1', 80)"."""
-    if error.errno and error.errno > 0:
-        return os.strerror(error.errno)
-    return error.strerror or str(error) or type(error).__name__
 
 
 @contextmanager
