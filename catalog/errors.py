@@ -213,3 +213,28 @@ class AccessDeniedError(DatamirrorError, PermissionError):
     """The credentials do not allow this."""
 
     status = 403
+
+
+class InvalidScopeError(DatamirrorError, ValueError):
+    """A token scope is not one datamirror knows."""
+
+    status = 400
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            f"invalid token scope {scope!r}",
+            hint="use `curator` or `read:<dataset>` (several separated by spaces)",
+        )
+        self.scope = scope
+
+
+class UnknownTokenError(DatamirrorError, LookupError):
+    """No such token."""
+
+    status = 404
+
+    def __init__(self, token_id: int) -> None:
+        super().__init__(
+            f"no token with id {token_id}", hint="run `datamirror token list` to see the tokens"
+        )
+        self.token_id = token_id

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalog import tokens
 from catalog.config import Settings
 from catalog.db import create_catalog_engine, migrate, session_factory
 from catalog.errors import (
@@ -418,6 +419,30 @@ class Catalog:
                 .where(Release.state.in_((ReleaseState.PUBLISHED, ReleaseState.BUILDING)))
             )
             return {(d, r) for d, r in rows}
+
+    # bearer tokens and the URL-signing key (logic in catalog.tokens)
+
+    def create_token(self, scope: str, label: str | None = None) -> str:
+        """A new bearer token's secret (shown once; only its hash is stored)."""
+        with self.session() as session:
+            return tokens.create_token(session, scope, label)
+
+    def check_token(self, secret: str) -> frozenset[str] | None:
+        """The scopes of a live token, or None for an unknown or revoked one."""
+        with self.session() as session:
+            return tokens.check_token(session, secret)
+
+    def revoke_token(self, token_id: int) -> tokens.TokenInfo:
+        with self.session() as session:
+            return tokens.revoke_token(session, token_id)
+
+    def list_tokens(self) -> list[tokens.TokenInfo]:
+        with self.session() as session:
+            return tokens.list_tokens(session)
+
+    def signing_key(self) -> bytes:
+        """The key that signs expiring URLs, shared by every process through the database."""
+        return tokens.signing_key(self.session)
 
 
 @dataclass(frozen=True, slots=True)

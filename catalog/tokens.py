@@ -1,0 +1,129 @@
+"""Bearer tokens: random secrets kept only as SHA-256 hashes, each with its scopes; and the
+server's URL-signing key, shared by every serve process through the database.
+
+Scopes: `curator` (the curator API and every restricted dataset) and `read:<dataset>`. A
+token may carry several, separated by spaces (as OAuth spells them).
+
+The signing key is a row of the `tokens` table with scope `internal:url-signing-key`, its
+`token_hash` column holding the key itself (64 hex digits). It is never a bearer token:
+`check_token` skips that scope, and no secret hashes to a chosen value anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.errors import (
+    InvalidNameError,
+    InvalidScopeError,
+    UnknownDatasetError,
+    UnknownTokenError,
+)
+from catalog.layout import check_name
+from catalog.models import Dataset, Token, utcnow
+
+CURATOR = "curator"
+READ_PREFIX = "read:"
+SIGNING_KEY_SCOPE = "internal:url-signing-key"
+
+Sessions = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    scopes: tuple[str, ...]
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Token) -> TokenInfo:
+        return cls(row.id, tuple(row.scope.split()), row.label, row.created_at, row.revoked_at)
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_scopes(scope: str) -> tuple[str, ...]:
+    """The scopes of a space-separated scope string, each checked for its form."""
+    scopes = tuple(dict.fromkeys(scope.split()))
+    if not scopes:
+        raise InvalidScopeError(scope)
+    for one in scopes:
+        if one == CURATOR:
+            continue
+        if not one.startswith(READ_PREFIX):
+            raise InvalidScopeError(one)
+        try:
+            check_name(one.removeprefix(READ_PREFIX))
+        except InvalidNameError:
+            raise InvalidScopeError(one) from None
+    return scopes
+
+
+def create_token(session: Session, scope: str, label: str | None) -> str:
+    """A new token's secret; its datasets must exist (`UnknownDatasetError` otherwise)."""
+    scopes = parse_scopes(scope)
+    for name in (s.removeprefix(READ_PREFIX) for s in scopes if s != CURATOR):
+        if session.scalar(select(Dataset.id).where(Dataset.name == name)) is None:
+            raise UnknownDatasetError(name)
+    secret = secrets.token_urlsafe(32)
+    session.add(Token(token_hash=hash_token(secret), scope=" ".join(scopes), label=label))
+    return secret
+
+
+def check_token(session: Session, secret: str) -> frozenset[str] | None:
+    """The scopes of a live token, or None for an unknown or revoked one."""
+    row = session.scalar(
+        select(Token).where(
+            Token.token_hash == hash_token(secret), Token.scope != SIGNING_KEY_SCOPE
+        )
+    )
+    if row is None or row.revoked_at is not None:
+        return None
+    return frozenset(row.scope.split())
+
+
+def revoke_token(session: Session, token_id: int) -> TokenInfo:
+    row = session.get(Token, token_id)
+    if row is None or row.scope == SIGNING_KEY_SCOPE:
+        raise UnknownTokenError(token_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return TokenInfo.from_row(row)
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    rows = session.scalars(select(Token).where(Token.scope != SIGNING_KEY_SCOPE).order_by(Token.id))
+    return [TokenInfo.from_row(r) for r in rows]
+
+
+def signing_key(sessions: Sessions) -> bytes:
+    """The URL-signing key; made on first use. Racing processes all settle on the oldest."""
+    key = _oldest_key(sessions)
+    if key is None:
+        with sessions() as session:
+            session.add(Token(token_hash=secrets.token_hex(32), scope=SIGNING_KEY_SCOPE))
+        key = _oldest_key(sessions)
+        assert key is not None
+    return bytes.fromhex(key)
+
+
+def _oldest_key(sessions: Sessions) -> str | None:
+    with sessions() as session:
+        return session.scalar(
+            select(Token.token_hash)
+            .where(Token.scope == SIGNING_KEY_SCOPE)
+            .order_by(Token.id)
+            .limit(1)
+        )
