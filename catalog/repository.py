@@ -420,6 +420,20 @@ class Catalog:
             )
             return {(d, r) for d, r in rows}
 
+    def abandon_runs(self, release_id: int) -> int:
+        """Mark runs of a release still `running` (their worker died) failed; count them."""
+        with self.session() as session:
+            runs = session.scalars(
+                select(SyncRun).where(
+                    SyncRun.release_id == release_id, SyncRun.state == RunState.RUNNING
+                )
+            ).all()
+            for run in runs:
+                run.state = RunState.FAILED
+                run.error = "interrupted: the run stopped before it finished"
+                run.finished_at = utcnow()
+            return len(runs)
+
     # bearer tokens and the URL-signing key (logic in catalog.tokens)
 
     def create_token(self, scope: str, label: str | None = None) -> str:

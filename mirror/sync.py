@@ -79,6 +79,7 @@ async def run_sync(
     started = time.monotonic()
     dataset = await asyncio.to_thread(catalog.get_dataset, name)
     release = await asyncio.to_thread(_building_or_new, catalog, name)
+    await asyncio.to_thread(catalog.abandon_runs, release.id)
     run = await asyncio.to_thread(catalog.start_run, name, release.id)
     report = SyncReport(name, release.name)
     try:
@@ -97,6 +98,9 @@ async def run_sync(
             catalog.finish_run, run.id, RunState.FAILED, report.to_json(), str(exc)
         )
         exc.add_note("\n".join(report.lines()))
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        catalog.finish_run(run.id, RunState.FAILED, report.to_json(), "interrupted")
         raise
     await asyncio.to_thread(catalog.finish_run, run.id, RunState.SUCCEEDED, report.to_json())
     return report
