@@ -15,10 +15,12 @@ from typing import Any
 import xxhash
 
 from catalog.errors import ChecksumMismatchError
+from mirror.bsd_sum import BSDSum
 from mirror.checksum_files import Digest
 
 INLINE_LIMIT = 64 * 1024
-SUPPORTED = ("md5", "sha256")
+HASHLIB = ("md5", "sha1", "sha256", "sha512")
+SUPPORTED = (*HASHLIB, "sum")
 
 
 @dataclass(slots=True)
@@ -30,7 +32,7 @@ class FileDigests:
     _extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._extra = {name: hashlib.new(name) for name in self.extra if name in SUPPORTED}
+        self._extra = {name: new_hasher(name) for name in self.extra if name in SUPPORTED}
 
     def update(self, data: bytes | memoryview) -> None:
         self._xxh.update(data)
@@ -56,6 +58,11 @@ class FileDigests:
         hasher = self._extra.get(algorithm)
         return hasher.hexdigest() if hasher else None
 
+    def finish(self) -> None:
+        """Compute every digest (BSD `sum` may wait on its helper process: call in a thread)."""
+        for hasher in self._extra.values():
+            hasher.hexdigest()
+
     def check(self, path: str, expected: Digest | None) -> None:
         """Raise ChecksumMismatchError when the published digest differs."""
         if expected is None:
@@ -63,6 +70,13 @@ class FileDigests:
         actual = self.hexdigest(expected.algorithm)
         if actual is not None and actual != expected.hexdigest:
             raise ChecksumMismatchError(path, expected.algorithm, expected.hexdigest, actual)
+
+
+def new_hasher(algorithm: str) -> Any:
+    """A streaming hasher for a digest a source publishes."""
+    if algorithm == "sum":
+        return BSDSum()
+    return hashlib.new(algorithm)
 
 
 def xxh3_128_of(chunks: Iterable[bytes | memoryview]) -> str:

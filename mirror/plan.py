@@ -60,10 +60,20 @@ def selected(
 def is_unchanged(entry: SourceEntry, previous: ManifestEntry, expected: Digest | None) -> bool:
     if previous.size != entry.size or previous.source_etag != entry.version:
         return False
+    return holds_digest(previous, expected)
+
+
+def holds_digest(entry: ManifestEntry, expected: Digest | None) -> bool:
+    """Whether the entry's digest agrees with the published one. Manifests keep md5 and
+    sha256 only; a published sha1, sha512 or BSD `sum` cannot be compared without the bytes,
+    so size and version decide alone for those."""
     if expected is None:
         return True
-    held = previous.md5 if expected.algorithm == "md5" else previous.sha256
-    return held == expected.hexdigest
+    if expected.algorithm == "md5":
+        return entry.md5 == expected.hexdigest
+    if expected.algorithm == "sha256":
+        return entry.sha256 == expected.hexdigest
+    return True
 
 
 def make_plan(

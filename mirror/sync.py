@@ -34,6 +34,7 @@ from mirror.plan import (
     Plan,
     PlannedFile,
     check_deletions,
+    holds_digest,
     make_plan,
     selected,
     with_rechecked,
@@ -207,8 +208,7 @@ def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[Plann
             return False
         if entry.source_etag != planned.entry.version:
             return False
-        digest = planned.expected
-        return digest is None or digest.hexdigest in {entry.md5, entry.sha256}
+        return holds_digest(entry, planned.expected)
 
     return [f for f in plan.to_fetch if not done(f)]
 

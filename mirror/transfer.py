@@ -67,6 +67,7 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
     else:
         transferred, resumed = await fetch_parts(ctx, entry, key)
         await read_back(ctx.store, key, entry, digests)
+    await asyncio.to_thread(digests.finish)
     try:
         digests.check(entry.path, planned.expected)
     except ChecksumMismatchError:

@@ -12,6 +12,7 @@ import xxhash
 
 from catalog.errors import ChecksumMismatchError
 from mirror.bandwidth import TokenBucket
+from mirror.bsd_sum import bsd_sum
 from mirror.checksum_files import Digest
 from mirror.digests import FileDigests, xxh3_128_of
 
@@ -40,6 +41,16 @@ def test_a_mismatch_names_the_path_the_expected_and_the_actual_digest() -> None:
         hashlib.md5(b"hello").hexdigest(),
     )
     assert error.actual in str(error)
+
+
+def test_an_ensembl_bsd_sum_is_checked_like_any_published_digest() -> None:
+    data = os.urandom(200_000)
+    digests = FileDigests(("sum",))
+    asyncio.run(digests.update_async([data[:1000], data[1000:]]))
+    digests.finish()
+    digests.check("x.fa.gz", Digest("sum", bsd_sum(data)))
+    with pytest.raises(ChecksumMismatchError, match=r"x\.fa\.gz"):
+        digests.check("x.fa.gz", Digest("sum", "00001 196"))
 
 
 def test_md5_is_computed_only_when_a_published_digest_needs_it() -> None:

@@ -56,6 +56,7 @@ def test_same_size_and_version_is_unchanged_and_keeps_the_old_object() -> None:
         (listed("a"), "0" * 32, Action.CHANGED),
         (listed("a"), "f" * 32, Action.UNCHANGED),
     ],
+    ids=["size", "etag", "md5", "same"],
 )
 def test_a_new_size_version_or_published_digest_is_a_change(
     now: SourceEntry, expected_md5: str | None, action: Action
@@ -63,6 +64,12 @@ def test_a_new_size_version_or_published_digest_is_a_change(
     previous = held(listed("a"), md5="f" * 32)
     digests = {"a": Digest("md5", expected_md5)} if expected_md5 else {}
     assert make_plan([now], {"a": previous}, digests).files[0].action is action
+
+
+def test_a_published_digest_the_manifest_cannot_hold_leaves_size_and_version_to_decide() -> None:
+    previous = held(listed("a"), md5="f" * 32)
+    plan = make_plan([listed("a")], {"a": previous}, {"a": Digest("sum", "12345 1")})
+    assert plan.files[0].action is Action.UNCHANGED
 
 
 def test_a_checksum_file_whose_bytes_moved_is_changed_whatever_the_listing_says() -> None:
