@@ -1,4 +1,9 @@
-"""Pick the source reader for a URL by its scheme."""
+"""Pick the source reader for a URL by its scheme.
+
+Options are the dataset's stored options (see `datamirror source add`): `endpoint_url`
+and `no_sign_request` for S3, `username` / `password` for FTP, `connections` for all.
+Readers are imported when chosen, so an HTTP mirror never loads boto3 or aioftp.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,35 @@ from urllib.parse import urlsplit
 from catalog.errors import InvalidSourceURLError
 from mirror.sources.base import Source
 
+SCHEMES = ("http", "https", "ftp", "s3")
+
 
 def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
     options = options or {}
-    scheme = urlsplit(url).scheme
+    scheme = urlsplit(url).scheme.lower()
+    connections = options.get("connections")
     if scheme in {"http", "https"}:
         from mirror.sources.http import HTTPSource
 
-        return HTTPSource(url, connections_per_host=int(options.get("connections", 16)))
-    raise InvalidSourceURLError(url, f"no reader for {scheme}:// sources yet")
+        return HTTPSource(url, connections_per_host=int(connections or 16))
+    if scheme == "ftp":
+        from mirror.sources.ftp import FTPSource
+
+        return FTPSource(
+            url,
+            connections=int(connections or 4),
+            username=options.get("username"),
+            password=options.get("password"),
+        )
+    if scheme == "s3":
+        from mirror.sources.s3 import S3Source
+
+        return S3Source(
+            url,
+            endpoint_url=options.get("endpoint_url"),
+            no_sign_request=bool(options.get("no_sign_request", False)),
+            connections=int(connections or 16),
+        )
+    raise InvalidSourceURLError(
+        url, f"no reader for {scheme or 'scheme-less'} URLs ({', '.join(SCHEMES)})"
+    )
