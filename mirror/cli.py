@@ -142,10 +142,21 @@ def gc(ctx: click.Context, dry_run: bool) -> None:
 
 
 @click.command()
-def worker() -> None:
-    """Run queued and scheduled sync jobs (needs the PostgreSQL job queue)."""
-    raise DatamirrorError(
-        "`datamirror worker` is not available on this backend yet: the job queue "
-        "(procrastinate on PostgreSQL) is not built",
-        hint="run `datamirror sync NAME` from cron or a Kubernetes CronJob meanwhile",
-    )
+@click.option("--once", is_flag=True, help="Sync the datasets due now, then exit.")
+@click.pass_context
+def worker(ctx: click.Context, once: bool) -> None:
+    """Run scheduled syncs (datasets with a --schedule) in this process."""
+    from mirror.worker import run_worker
+
+    settings = _settings(ctx)
+    catalog = Catalog.from_settings(settings)
+
+    def sync_one(name: str) -> None:
+        progress = make_progress(quiet=False, bar=False)
+        report = asyncio.run(sync_dataset(settings, catalog, name, SyncOptions(), progress))
+        click.echo("\n".join(report.lines()))
+
+    try:
+        asyncio.run(run_worker(catalog, sync_one, click.echo, once=once))
+    finally:
+        catalog.close()
