@@ -3,13 +3,18 @@
 /                                     datasets (HTML, or JSON by Accept)
 /datasets/<ds>/                       landing page with schema.org JSON-LD
 /datasets/<ds>/<release|latest>/<p>   a file, a directory listing, or a release document
+/api/v1/...                           the curator API (serve.api)
+/metrics                              Prometheus metrics of this process (serve.metrics)
 /healthz  /readyz
+
+Middlewares, outermost first: metrics (times the whole answer), problems (errors become
+problem bodies), access (bearer token or signed URL -> `Access` on the request).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +24,14 @@ from sqlalchemy import text
 from catalog.errors import StoreError
 from catalog.repository import Catalog
 from catalog.store import Store, open_store
+from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
+from serve.api import API, CuratorApi
+from serve.api import add_routes as add_api_routes
 from serve.catalog_view import CatalogView
 from serve.cors import add_cors_headers, preflight
 from serve.documents import Documents
 from serve.hot_cache import HotCache
+from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
 from serve.problems import problem_middleware
 from serve.routes import DatasetRoutes
 
@@ -36,6 +45,9 @@ class ServeConfig:
     redirect_to_store: bool = False
     ttl: float = 2.0
     hot_cache_bytes: int = 64 * 1024 * 1024
+    token_ttl: float = 5.0
+    secret: str | None = None  # DATAMIRROR_SECRET; else the key kept in the catalog
+    source_allowlist: frozenset[str] = frozenset()
 
 
 PROBE_SECONDS = 5.0
@@ -45,11 +57,14 @@ ROUTES = web.AppKey("routes", DatasetRoutes)
 
 
 def make_app(config: ServeConfig) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application(middlewares=[metrics_middleware, problem_middleware, access_middleware])
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_resources(config))
     app.on_response_prepare.append(add_cors_headers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    add_api_routes(app.router)
     app.router.add_get("/", _delegate(lambda r: r.index))
     app.router.add_get("/datasets/{tail:.*}", _delegate(lambda r: r.datasets))
     app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
@@ -73,6 +88,8 @@ def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator
         store = open_store(config.store_url, s3_endpoint=config.s3_endpoint)
         app[CATALOG] = catalog
         app[STORE] = store
+        app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), _key_source(config, catalog))
+        app[API] = CuratorApi(catalog, config.source_allowlist)
         app[ROUTES] = DatasetRoutes(
             view=CatalogView(catalog, ttl=config.ttl),
             store=store,
@@ -88,6 +105,15 @@ def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator
             await asyncio.to_thread(catalog.close)
 
     return lifetime
+
+
+def _key_source(config: ServeConfig, catalog: Catalog) -> Callable[[], Awaitable[bytes]]:
+    async def key() -> bytes:
+        if config.secret:
+            return config.secret.encode()
+        return await asyncio.to_thread(catalog.signing_key)
+
+    return key
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -19,6 +19,10 @@ from aiohttp import web
 from catalog.config import Settings
 from catalog.repository import Catalog
 from serve.app import ServeConfig, make_app
+from serve.source_guard import parse_allowlist
+from serve.token_cli import SECRET_ENV, token
+
+__all__ = ["serve", "token"]
 
 COMBINED_LOG = '%a - - %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
 DEFAULT_GRACE = 30.0
@@ -58,6 +62,8 @@ def serve(
         s3_endpoint=settings.s3_endpoint,
         sendfile=sendfile,
         redirect_to_store=redirect_to_store,
+        secret=os.environ.get(SECRET_ENV) or None,
+        source_allowlist=parse_allowlist(os.environ.get("DATAMIRROR_SOURCE_ALLOWLIST")),
     )
     count = workers or os.cpu_count() or 1
     click.echo(f"serving on http://{_url_host(host)}:{port}/ with {count} worker(s)")

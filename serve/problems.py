@@ -30,12 +30,14 @@ class ProblemError(Exception):
         *,
         hint: str | None = None,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.headers = dict(headers or {})
         self.detail = detail
         self.hint = hint
+        self.extensions = dict(extensions or {})
 
 
 def problem_response(
@@ -45,13 +47,16 @@ def problem_response(
     *,
     hint: str | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, object] | None = None,
 ) -> web.Response:
+    """`extensions`: RFC 9457 §3.2 members (such as the `field` a validation error names)."""
     title = HTTPStatus(status).phrase
     if prefers_json(request.headers.get("Accept")):
         body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
         body["detail"] = detail
         if hint:
             body["hint"] = hint
+        body.update(extensions or {})
         text = json.dumps(body)
         content_type = "application/problem+json"
     else:
@@ -69,7 +74,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except ProblemError as exc:
-        return problem_response(request, exc.status, exc.detail, hint=exc.hint, headers=exc.headers)
+        return problem_response(
+            request,
+            exc.status,
+            exc.detail,
+            hint=exc.hint,
+            headers=exc.headers,
+            extensions=exc.extensions,
+        )
     except DatamirrorError as exc:
         return problem_response(request, exc.status, exc.message, hint=exc.hint or None)
     except web.HTTPException as exc:

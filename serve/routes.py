@@ -11,6 +11,7 @@ from catalog.errors import UnknownDatasetError
 from catalog.layout import NAME_RE
 from catalog.manifest import ManifestEntry
 from catalog.store.base import Store, SupportsPresign
+from serve.access import ACCESS, SERVED_PRIVATE
 from serve.bodies import BytesSender
 from serve.catalog_view import CatalogView, DatasetInfo
 from serve.conditional import EntityTag
@@ -20,6 +21,7 @@ from serve.documents import Documents, document_name
 from serve.files import IMMUTABLE, REVALIDATE, Representation, open_object, respond
 from serve.hot_cache import HotCache
 from serve.listing import listing_html, listing_json
+from serve.metrics import ROUTE_KIND
 from serve.negotiation import prefers_json
 from serve.pages import index_html, index_json, landing_html, landing_json
 from serve.problems import ProblemError
@@ -40,7 +42,10 @@ class DatasetRoutes:
     redirect_to_store: bool = False
 
     async def index(self, request: web.Request) -> web.StreamResponse:
+        request[ROUTE_KIND] = "index"
         datasets = [d for d in await self.view.datasets() if self._visible(request, d)]
+        if any(d.restricted for d in datasets):
+            request[SERVED_PRIVATE] = True
         if prefers_json(request.headers.get(hdrs.ACCEPT)):
             return _json(index_json(datasets, _base(request)), NO_CACHE)
         return _html(index_html(datasets), NO_CACHE)
@@ -66,13 +71,16 @@ class DatasetRoutes:
         ds = await self.view.dataset(name)
         if not self._visible(request, ds):
             raise UnknownDatasetError(name)
+        if ds.restricted:
+            request[SERVED_PRIVATE] = True
         return ds
 
-    def _visible(self, _request: web.Request, ds: DatasetInfo) -> bool:
+    def _visible(self, request: web.Request, ds: DatasetInfo) -> bool:
         """Restricted datasets exist for no one without access (not even their names)."""
-        return not ds.restricted
+        return not ds.restricted or request[ACCESS].can_read(ds.name)
 
     async def _landing(self, request: web.Request, ds: DatasetInfo) -> web.StreamResponse:
+        request[ROUTE_KIND] = "landing"
         releases = await self.view.releases(ds.name)
         if prefers_json(request.headers.get(hdrs.ACCEPT)):
             return _json(landing_json(ds, releases, _base(request)), NO_CACHE)
@@ -87,6 +95,7 @@ class DatasetRoutes:
         pinned: bool,
     ) -> web.StreamResponse:
         if where.slash:
+            request[ROUTE_KIND] = "listing"
             children = index.listing(where.path)
             if children is None:
                 raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
@@ -98,9 +107,11 @@ class DatasetRoutes:
         cache = IMMUTABLE if pinned else REVALIDATE
         entry = index.file(where.path)
         if entry is not None:
+            request[ROUTE_KIND] = "file"
             return await self._file(request, index, entry, cache)
         name = document_name(where.path, index)
         if name is not None:
+            request[ROUTE_KIND] = "document"
             return await self._document(request, ds, index, name, cache)
         if index.listing(where.path) is not None:
             raise _to_slash(request)

@@ -1,0 +1,181 @@
+"""The curator API (JSON, bearer token with scope `curator`):
+
+    POST   /api/v1/sources                  register a source (201, Location)
+    GET    /api/v1/sources                  every source, restricted ones included
+    GET    /api/v1/sources/<name>           one source
+    PATCH  /api/v1/sources/<name>           change some of its fields
+    DELETE /api/v1/sources/<name>           forget it and its releases (204)
+    GET    /api/v1/sources/<name>/releases  its releases, oldest first
+    GET    /api/v1/openapi.json             the OpenAPI 3.1 description (public)
+
+Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curator scope:
+403 (RFC 6750 §3.1). Syncing through the API needs the job queue and is not offered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from catalog.errors import DatamirrorError
+from catalog.models import Dataset, Release
+from catalog.repository import Catalog
+from serve.access import ACCESS
+from serve.api_fields import changes_from, checked_fields, source_json, spec_from
+from serve.metrics import ROUTE_KIND
+from serve.openapi import OPENAPI
+from serve.problems import ProblemError
+from serve.source_guard import check_public
+
+PREFIX = "/api/v1"
+REALM = 'Bearer realm="datamirror"'
+JSON_HEADERS = {hdrs.CACHE_CONTROL: "no-store"}
+
+
+@dataclass(frozen=True, slots=True)
+class CuratorApi:
+    catalog: Catalog
+    allowlist: frozenset[str]
+
+    async def list_sources(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        rows = await asyncio.to_thread(self.catalog.list_datasets)
+        currents = await asyncio.to_thread(self._current_names)
+        body = {"sources": [source_json(ds, currents.get(ds.name)) for ds in rows]}
+        return web.json_response(body, headers=JSON_HEADERS)
+
+    async def create(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        fields = checked_fields(await _json_body(request), creating=True)
+        spec = spec_from(fields)
+        await check_public(spec.url, spec.options, self.allowlist)
+        ds = await asyncio.to_thread(self.catalog.add_dataset, spec)
+        location = f"{PREFIX}/sources/{ds.name}"
+        headers = {**JSON_HEADERS, hdrs.LOCATION: location}
+        return web.json_response(source_json(ds, None), status=201, headers=headers)
+
+    async def show(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        ds = await self._dataset(request)
+        return web.json_response(source_json(ds, await self._current(ds)), headers=JSON_HEADERS)
+
+    async def update(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        ds = await self._dataset(request)
+        changes = changes_from(checked_fields(await _json_body(request), creating=False), ds)
+        if "url" in changes or "options" in changes:
+            url = changes.get("url", ds.url)
+            await check_public(url, changes.get("options", ds.options), self.allowlist)
+        updated = await asyncio.to_thread(self.catalog.update_dataset, ds.name, **changes)
+        current = await self._current(updated)
+        return web.json_response(source_json(updated, current), headers=JSON_HEADERS)
+
+    async def remove(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        ds = await self._dataset(request)
+        await asyncio.to_thread(self.catalog.remove_dataset, ds.name)
+        return web.Response(status=204, headers=JSON_HEADERS)
+
+    async def releases(self, request: web.Request) -> web.Response:
+        _require_curator(request)
+        ds = await self._dataset(request)
+        rows = await asyncio.to_thread(self.catalog.list_releases, ds.name)
+        body = {"source": ds.name, "releases": [_release_json(r, ds) for r in rows]}
+        return web.json_response(body, headers=JSON_HEADERS)
+
+    async def _dataset(self, request: web.Request) -> Dataset:
+        return await asyncio.to_thread(self.catalog.get_dataset, request.match_info["name"])
+
+    async def _current(self, ds: Dataset) -> str | None:
+        if ds.current_release_id is None:
+            return None
+        release = await asyncio.to_thread(self.catalog.current_release, ds.name)
+        return release.name
+
+    def _current_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for ds in self.catalog.list_datasets():
+            if ds.current_release_id is not None:
+                try:
+                    names[ds.name] = self.catalog.current_release(ds.name).name
+                except DatamirrorError:
+                    continue
+        return names
+
+
+API = web.AppKey("curator_api", CuratorApi)
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """The API's routes; their handlers live on the app's `CuratorApi` (made at startup)."""
+    router.add_get(f"{PREFIX}/openapi.json", openapi)
+    router.add_get(f"{PREFIX}/sources", _via(CuratorApi.list_sources))
+    router.add_post(f"{PREFIX}/sources", _via(CuratorApi.create))
+    router.add_get(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.show))
+    router.add_patch(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.update))
+    router.add_delete(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.remove))
+    router.add_get(f"{PREFIX}/sources/{{name}}/releases", _via(CuratorApi.releases))
+
+
+def _via(method: Callable[[CuratorApi, web.Request], Awaitable[web.Response]]) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        return await method(request.app[API], request)
+
+    return handler
+
+
+def _require_curator(request: web.Request) -> None:
+    """RFC 6750 §3: 401 without a valid token, 403 when its scopes fall short."""
+    request[ROUTE_KIND] = "api"
+    access = request[ACCESS]
+    if not access.shown:
+        raise ProblemError(
+            401,
+            "the curator API needs a bearer token",
+            hint="send `Authorization: Bearer <token>` (`datamirror token create --scope curator`)",
+            headers={hdrs.WWW_AUTHENTICATE: REALM},
+        )
+    if not access.scopes:
+        raise ProblemError(
+            401,
+            "the bearer token is unknown or revoked",
+            headers={hdrs.WWW_AUTHENTICATE: f'{REALM}, error="invalid_token"'},
+        )
+    if not access.curator:
+        raise ProblemError(
+            403,
+            "the bearer token lacks the curator scope",
+            headers={
+                hdrs.WWW_AUTHENTICATE: f'{REALM}, error="insufficient_scope", scope="curator"'
+            },
+        )
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(400, f"the body is not JSON: {exc}") from None
+
+
+def _release_json(release: Release, ds: Dataset) -> dict[str, Any]:
+    return {
+        "name": release.name,
+        "state": release.state.value,
+        "current": release.id == ds.current_release_id,
+        "files": release.file_count,
+        "bytes": release.total_bytes,
+        "created_at": release.created_at.isoformat(),
+        "published_at": release.published_at.isoformat() if release.published_at else None,
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    request[ROUTE_KIND] = "api"
+    return web.json_response(OPENAPI, headers={hdrs.CACHE_CONTROL: "no-cache"})

@@ -1,0 +1,160 @@
+"""The curator API's JSON bodies: a source to register (POST) or the changes to one (PATCH),
+checked field by field. A bad field is a 400 problem whose `field` member names it.
+
+The fields are `datamirror source add`'s options: name, url, include, exclude, checksums,
+schedule, keep, max_delete, restricted, title, description, license, and for S3 sources
+endpoint_url and no_sign_request (kept in the dataset's options, as the CLI keeps them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from catalog.errors import InvalidNameError, InvalidSourceURLError
+from catalog.layout import check_name
+from catalog.models import Dataset
+from catalog.repository import DatasetSpec, check_source_url
+from serve.problems import ProblemError
+
+OPTION_FIELDS = ("endpoint_url", "no_sign_request")
+
+
+def field_error(name: str, reason: str, hint: str | None = None) -> ProblemError:
+    return ProblemError(400, f"field {name!r}: {reason}", hint=hint, extensions={"field": name})
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise field_error(name, "must be a non-empty string")
+    return value
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    return None if value is None else _text(name, value)
+
+
+def _globs(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise field_error(name, "must be a list of glob strings")
+    return list(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise field_error(name, "must be true or false")
+    return value
+
+
+def _keep(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise field_error(name, "must be an integer of at least 1, or null")
+    return value
+
+
+def _percent(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise field_error(name, "must be a number from 0 to 100")
+    return float(value)
+
+
+def _name(name: str, value: Any) -> str:
+    try:
+        return check_name(_text(name, value))
+    except InvalidNameError as exc:
+        raise field_error(name, exc.message, exc.hint) from None
+
+
+def _url(name: str, value: Any) -> str:
+    try:
+        return check_source_url(_text(name, value))
+    except InvalidSourceURLError as exc:
+        raise field_error(name, exc.message, exc.hint) from None
+
+
+def _endpoint(name: str, value: Any) -> str:
+    parts = urlsplit(_text(name, value))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise field_error(name, "must be an http:// or https:// URL of an S3 endpoint")
+    return str(value)
+
+
+CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "name": _name,
+    "url": _url,
+    "include": _globs,
+    "exclude": _globs,
+    "checksums": _text,
+    "schedule": _optional_text,
+    "keep": _keep,
+    "max_delete": _percent,
+    "restricted": _flag,
+    "title": _optional_text,
+    "description": _optional_text,
+    "license": _optional_text,
+    "endpoint_url": _endpoint,
+    "no_sign_request": _flag,
+}
+
+
+def checked_fields(body: Any, *, creating: bool) -> dict[str, Any]:
+    """The body's fields, each checked; unknown fields and a missing name or url refused."""
+    if not isinstance(body, Mapping):
+        raise ProblemError(400, "the body must be a JSON object")
+    for name in body:
+        if name not in CHECKS or (name == "name" and not creating):
+            raise field_error(str(name), "is not a field of a source", _known(creating))
+    if creating:
+        for required in ("name", "url"):
+            if required not in body:
+                raise field_error(required, "is required")
+    return {name: CHECKS[name](name, value) for name, value in body.items()}
+
+
+def _known(creating: bool) -> str:
+    names = [n for n in CHECKS if creating or n != "name"]
+    return "known fields: " + ", ".join(names)
+
+
+def spec_from(fields: Mapping[str, Any]) -> DatasetSpec:
+    plain = {k: v for k, v in fields.items() if k not in OPTION_FIELDS}
+    options = {k: v for k, v in fields.items() if k in OPTION_FIELDS and v}
+    return DatasetSpec(**plain, options=options)
+
+
+def changes_from(fields: Mapping[str, Any], current: Dataset) -> dict[str, Any]:
+    """The column changes a PATCH makes; S3 options merge into the existing ones."""
+    changes = {k: v for k, v in fields.items() if k not in OPTION_FIELDS}
+    if any(k in fields for k in OPTION_FIELDS):
+        options = dict(current.options)
+        for key in OPTION_FIELDS:
+            if key in fields:
+                options.pop(key, None)
+                if fields[key]:
+                    options[key] = fields[key]
+        changes["options"] = options
+    return changes
+
+
+def source_json(ds: Dataset, current: str | None) -> dict[str, Any]:
+    return {
+        "name": ds.name,
+        "url": ds.url,
+        "include": list(ds.include),
+        "exclude": list(ds.exclude),
+        "checksums": ds.checksums,
+        "schedule": ds.schedule,
+        "keep": ds.keep,
+        "max_delete": ds.max_delete,
+        "restricted": ds.restricted,
+        "title": ds.title,
+        "description": ds.description,
+        "license": ds.license,
+        "endpoint_url": ds.options.get("endpoint_url"),
+        "no_sign_request": bool(ds.options.get("no_sign_request", False)),
+        "created_at": ds.created_at.isoformat(),
+        "current_release": current,
+    }

@@ -1,0 +1,188 @@
+"""The curator API's OpenAPI 3.1 description, written by hand (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_GLOBS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+_FIELDS: dict[str, Any] = {
+    "url": {
+        "type": "string",
+        "description": "http(s)://, ftp:// or s3:// URL of a directory or prefix; its host "
+        "must resolve to public addresses unless DATAMIRROR_SOURCE_ALLOWLIST names it",
+    },
+    "include": {**_GLOBS, "description": "globs of paths to mirror"},
+    "exclude": {**_GLOBS, "description": "globs of paths to skip"},
+    "checksums": {"type": "string", "description": "auto, none, or a checksum file's path"},
+    "schedule": {**_NULLABLE_TEXT, "description": "cron expression for scheduled syncs"},
+    "keep": {"type": ["integer", "null"], "minimum": 1, "description": "releases to retain"},
+    "max_delete": {"type": "number", "minimum": 0, "maximum": 100},
+    "restricted": {"type": "boolean", "description": "serve only with a token or signed URL"},
+    "title": _NULLABLE_TEXT,
+    "description": _NULLABLE_TEXT,
+    "license": {**_NULLABLE_TEXT, "description": "SPDX id or URL"},
+    "endpoint_url": {"type": "string", "description": "S3 endpoint of an s3:// source"},
+    "no_sign_request": {"type": "boolean", "description": "read a public S3 bucket unsigned"},
+}
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"}
+
+_SCHEMAS: dict[str, Any] = {
+    "NewSource": {
+        "type": "object",
+        "required": ["name", "url"],
+        "additionalProperties": False,
+        "properties": {"name": _NAME, **_FIELDS},
+    },
+    "SourceChanges": {"type": "object", "additionalProperties": False, "properties": _FIELDS},
+    "Source": {
+        "type": "object",
+        "properties": {
+            "name": _NAME,
+            **_FIELDS,
+            "endpoint_url": _NULLABLE_TEXT,
+            "created_at": {"type": "string", "format": "date-time"},
+            "current_release": _NULLABLE_TEXT,
+        },
+    },
+    "Release": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "state": {"type": "string", "enum": ["building", "published", "failed", "expired"]},
+            "current": {"type": "boolean"},
+            "files": {"type": "integer"},
+            "bytes": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "published_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details; validation errors name the `field`",
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "hint": {"type": "string"},
+            "field": {"type": "string"},
+        },
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
+_ERRORS = {
+    "401": _problem("no bearer token, or an unknown or revoked one"),
+    "403": _problem("the token lacks the curator scope"),
+}
+_NOT_FOUND = {"404": _problem("no such source")}
+_BAD = {"400": _problem("a field is invalid (the problem names it)")}
+_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": _NAME}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/sources": {
+        "get": {
+            "operationId": "listSources",
+            "summary": "Every registered source, restricted ones included",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"sources": {"type": "array", "items": _ref("Source")}},
+                    },
+                    "the sources",
+                ),
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "operationId": "createSource",
+            "summary": "Register a source",
+            "requestBody": {"required": True, **_json(_ref("NewSource"), "the source")},
+            "responses": {
+                "201": _json(_ref("Source"), "registered"),
+                **_BAD,
+                **_ERRORS,
+                "409": _problem("a source of that name exists"),
+            },
+        },
+    },
+    "/api/v1/sources/{name}": {
+        "parameters": [_NAME_PARAM],
+        "get": {
+            "operationId": "getSource",
+            "summary": "One source",
+            "responses": {"200": _json(_ref("Source"), "the source"), **_ERRORS, **_NOT_FOUND},
+        },
+        "patch": {
+            "operationId": "updateSource",
+            "summary": "Change some of a source's fields",
+            "requestBody": {"required": True, **_json(_ref("SourceChanges"), "the changes")},
+            "responses": {
+                "200": _json(_ref("Source"), "the changed source"),
+                **_BAD,
+                **_ERRORS,
+                **_NOT_FOUND,
+            },
+        },
+        "delete": {
+            "operationId": "deleteSource",
+            "summary": "Forget a source and its releases (objects go at the next gc)",
+            "responses": {"204": {"description": "removed"}, **_ERRORS, **_NOT_FOUND},
+        },
+    },
+    "/api/v1/sources/{name}/releases": {
+        "parameters": [_NAME_PARAM],
+        "get": {
+            "operationId": "listReleases",
+            "summary": "A source's releases, oldest first",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "source": {"type": "string"},
+                            "releases": {"type": "array", "items": _ref("Release")},
+                        },
+                    },
+                    "the releases",
+                ),
+                **_ERRORS,
+                **_NOT_FOUND,
+            },
+        },
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "datamirror curator API",
+        "version": "1",
+        "description": "Register and manage mirror sources. Bearer token with scope curator.",
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}
