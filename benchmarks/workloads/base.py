@@ -130,10 +130,13 @@ def alternate(contenders: Sequence[Contender], runs: int) -> tuple[ContenderResu
                 continue
             print(f"    {contender.name} (run {index + 1}/{runs})", flush=True)
             try:
-                samples[contender.name].append(contender.run(index))
+                sample = contender.run(index)
             except FAILURES as exc:
                 errors[contender.name] = f"{type(exc).__name__}: {exc}"
                 print(f"      failed: {errors[contender.name]}", flush=True)
+                continue
+            samples[contender.name].append(sample)
+            print(f"      {sample.value:.2f}", flush=True)
     return tuple(
         ContenderResult(
             name=c.name,
