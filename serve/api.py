@@ -26,7 +26,7 @@ from catalog.errors import DatamirrorError
 from catalog.models import Dataset, Release
 from catalog.repository import Catalog
 from serve.access import ACCESS
-from serve.api_fields import changes_from, checked_fields, source_json, spec_from
+from serve.api_fields import changes_from, checked_fields, iso_utc, source_json, spec_from
 from serve.metrics import ROUTE_KIND
 from serve.openapi import OPENAPI
 from serve.problems import ProblemError
@@ -171,8 +171,8 @@ def _release_json(release: Release, ds: Dataset) -> dict[str, Any]:
         "current": release.id == ds.current_release_id,
         "files": release.file_count,
         "bytes": release.total_bytes,
-        "created_at": release.created_at.isoformat(),
-        "published_at": release.published_at.isoformat() if release.published_at else None,
+        "created_at": iso_utc(release.created_at),
+        "published_at": iso_utc(release.published_at) if release.published_at else None,
     }
 
 

@@ -9,6 +9,7 @@ endpoint_url and no_sign_request (kept in the dataset's options, as the CLI keep
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -139,6 +140,11 @@ def changes_from(fields: Mapping[str, Any], current: Dataset) -> dict[str, Any]:
     return changes
 
 
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC; SQLite hands back naive datetimes that were stored as UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def source_json(ds: Dataset, current: str | None) -> dict[str, Any]:
     return {
         "name": ds.name,
@@ -155,6 +161,6 @@ def source_json(ds: Dataset, current: str | None) -> dict[str, Any]:
         "license": ds.license,
         "endpoint_url": ds.options.get("endpoint_url"),
         "no_sign_request": bool(ds.options.get("no_sign_request", False)),
-        "created_at": ds.created_at.isoformat(),
+        "created_at": iso_utc(ds.created_at),
         "current_release": current,
     }
