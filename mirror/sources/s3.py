@@ -48,6 +48,11 @@ DENIED_HINT = (
 )
 
 
+def plain_etag(etag: str | None) -> str | None:
+    """An ETag without quotes: servers quote it in some answers and not in others."""
+    return etag.strip('"') if etag else None
+
+
 def md5_of_etag(etag: str | None) -> str | None:
     """The MD5 an ETag is, for objects uploaded in one part (multipart ETags end `-N`)."""
     match = MD5_ETAG.match(etag or "")
@@ -123,7 +128,7 @@ class S3Source:
                     key[len(self.prefix) :],
                     item["Size"],
                     item.get("LastModified"),
-                    item.get("ETag"),
+                    plain_etag(item.get("ETag")),
                 )
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
@@ -134,7 +139,9 @@ class S3Source:
         head = await self._call(
             self._url + path, self._client.head_object, Bucket=self.bucket, Key=key
         )
-        return SourceEntry(path, head["ContentLength"], head.get("LastModified"), head.get("ETag"))
+        return SourceEntry(
+            path, head["ContentLength"], head.get("LastModified"), plain_etag(head.get("ETag"))
+        )
 
     async def read(
         self, path: str, byte_range: ByteRange | None = None, *, version: str | None = None
@@ -147,7 +154,7 @@ class S3Source:
         if byte_range is not None:
             kwargs["Range"] = f"bytes={byte_range.start}-{byte_range.end - 1}"
         if version and version.startswith("etag:"):
-            kwargs["IfMatch"] = version.removeprefix("etag:")
+            kwargs["IfMatch"] = f'"{version.removeprefix("etag:")}"'
         with s3_errors(where):
             response = await asyncio.to_thread(self._client.get_object, **kwargs)
         body = response["Body"]
@@ -163,7 +170,7 @@ def checked_length(
     where: str, response: Any, byte_range: ByteRange | None, version: str | None
 ) -> int:
     """The body length to expect; a range other than the one asked is an error."""
-    etag = response.get("ETag")
+    etag = plain_etag(response.get("ETag"))
     if version and version.startswith("etag:") and etag and etag != version[len("etag:") :]:
         raise SourceChangedError(where, f"its ETag moved to {etag}")  # If-Match was ignored
     if byte_range is None:
