@@ -249,10 +249,11 @@ def _place(source: Path, target: Path, attempts: int = 5) -> None:
     """Rename `source` to `target`, making its folders; a concurrent delete may prune an
     empty folder between the two steps, so try again (boundedly)."""
     for attempt in range(attempts):
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
-        except FileNotFoundError:
+        except (FileNotFoundError, FileExistsError):
+            # mkdir raises FileExistsError when the folder vanishes between its two checks
             if attempt == attempts - 1 or not source.exists():
                 raise
         else:
