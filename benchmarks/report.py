@@ -221,3 +221,35 @@ def chart(path: Path, results: list[WorkloadResult], title: str) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+README_BEGIN = "<!-- benchmarks:begin (written by python -m benchmarks.run --readme) -->"
+README_END = "<!-- benchmarks:end -->"
+RESULTS = "benchmarks/results"
+
+
+def readme_section(doc: dict[str, Any], results: list[WorkloadResult], stem: str) -> str:
+    """The README's results block: the summary table, the machine, where the rest is."""
+    machine = doc["machine"]
+    return "\n".join(
+        [
+            README_BEGIN,
+            f"Measured {doc['date'][:10]} with `{doc['command']}` on {machine['cpu']}, "
+            f"{machine['cores']} cores, {machine['memory_mib']} MiB, Python {machine['python']}, "
+            f"datamirror {machine['datamirror_revision']}. " + RATIO_NOTE.format(runs=doc["runs"]),
+            "",
+            *_summary(results),
+            "",
+            f"Every figure, tool version and limit: [results/{stem}.md]({RESULTS}/{stem}.md).",
+            README_END,
+        ]
+    )
+
+
+def update_readme(readme: Path, section: str) -> None:
+    """Replace the block between the markers (which must exist) with `section`."""
+    text = readme.read_text()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{readme} has no benchmark markers; add {README_BEGIN!r}")
+    readme.write_text(text[:start] + section + text[end + len(README_END) :])

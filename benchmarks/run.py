@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="never install missing peers; report them as not run",
     )
+    parser.add_argument(
+        "--readme", action="store_true", help="write the summary table into README.md"
+    )
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     return parser.parse_args(argv)
@@ -121,6 +124,9 @@ def finish(
     stem = now.strftime("%Y-%m-%d") + ("-quick" if settings.quick else "")
     for path in report.write_all(args.results, stem, doc, results):
         print(f"wrote {path}")
+    if args.readme:
+        report.update_readme(HERE.parent / "README.md", report.readme_section(doc, results, stem))
+        print("wrote the summary table into README.md")
     for line in doc["not_run"]:
         print(f"not run: {line}")
     for line in doc["failures"]:
