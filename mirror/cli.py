@@ -13,7 +13,14 @@ from catalog.store import open_store
 from mirror.progress import Progress, make_progress
 from mirror.report import SyncReport
 from mirror.sources.factory import open_source
-from mirror.sync import MiB, SyncOptions, run_sync
+from mirror.sync import (
+    DEFAULT_MEMORY,
+    DEFAULT_PARALLEL,
+    DEFAULT_PART_SIZE,
+    MiB,
+    SyncOptions,
+    run_sync,
+)
 
 UNITS = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024**4}
 
@@ -51,13 +58,24 @@ async def sync_dataset(
 
 @click.command()
 @click.argument("name")
-@click.option("--part-size", default="16MiB", show_default=True, help="Size of ranged parts.")
+@click.option(
+    "--part-size",
+    default=f"{DEFAULT_PART_SIZE // MiB}MiB",
+    show_default=True,
+    help="Size of ranged parts (at least 5MiB into an S3 store).",
+)
 @click.option(
     "--parallel",
-    default=16,
+    default=DEFAULT_PARALLEL,
     show_default=True,
     type=click.IntRange(1, 256),
-    help="Connections (files or parts) in flight; memory is at most this times the part size.",
+    help="Connections to the source (files or parts) in flight.",
+)
+@click.option(
+    "--memory",
+    default=f"{DEFAULT_MEMORY // MiB}MiB",
+    show_default=True,
+    help="Bytes of file data held in memory at once, whatever the part size.",
 )
 @click.option("--bandwidth-limit", help="Cap on the total download rate, e.g. 50MiB (per s).")
 @click.option(
@@ -76,6 +94,7 @@ def sync(
     name: str,
     part_size: str,
     parallel: int,
+    memory: str,
     bandwidth_limit: str | None,
     max_delete: float | None,
     keep: int | None,
@@ -89,6 +108,7 @@ def sync(
     options = SyncOptions(
         part_size=max(parse_size(part_size), 64 * 1024),
         parallel=parallel,
+        memory=parse_size(memory),
         bandwidth_limit=parse_size(bandwidth_limit) if bandwidth_limit else None,
         max_delete=max_delete,
         keep=keep,

@@ -27,6 +27,7 @@ from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
+from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
 from mirror.digests import xxh3_128_of
 from mirror.plan import (
@@ -48,13 +49,20 @@ from mirror.transfer import Fetched, TransferContext, fetch_file
 
 MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB
+DEFAULT_PART_SIZE = 2 * MiB
+DEFAULT_PARALLEL = 32
+DEFAULT_MEMORY = 48 * MiB
 FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
 
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
-    part_size: int = 16 * MiB
-    parallel: int = 16
+    """`memory` is the byte budget every transfer of the sync shares (parts and small
+    files in flight); `parallel` bounds the connections to the source."""
+
+    part_size: int = DEFAULT_PART_SIZE
+    parallel: int = DEFAULT_PARALLEL
+    memory: int = DEFAULT_MEMORY
     bandwidth_limit: float | None = None
     max_delete: float | None = None
     keep: int | None = None
@@ -134,7 +142,7 @@ async def _build(
     ctx = TransferContext(
         catalog, store, source, dataset.name, release.name, release.id,
         effective_part_size(store, options.part_size),
-        asyncio.Semaphore(options.parallel), progress,
+        asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
         TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
     )  # fmt: skip
     try:

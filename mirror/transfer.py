@@ -3,8 +3,11 @@
 Files up to the part size go in one `put`. Larger files are fetched as parallel ranged
 reads into a chunked upload; each landed part is hashed (xxh3-128) and committed to the
 catalog, so a killed run's successor fetches only the parts that never landed. The
-whole-file digests of a chunked file are computed by reading the completed object back
-in order, which also proves what the store holds.
+whole-file digests of a chunked file are computed in file order while the parts stream in
+(`OrderedHasher`); only a resumed file, whose earlier parts are not in memory, is read back.
+
+Memory is bounded by the sync's byte budget: a part holds its length of it from before its
+first byte arrives until its bytes are hashed and stored; a small file holds its size.
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import xxhash
-
 from catalog.errors import ChecksumMismatchError, ObjectNotFoundError, SourceChangedError
 from catalog.layout import object_key
 from catalog.manifest import ManifestEntry
 from catalog.repository import Catalog, TransferState
 from catalog.store.base import ByteRange, PartWriter, Store, SupportsWriteAt
 from mirror.bandwidth import TokenBucket
-from mirror.digests import FileDigests, feed
+from mirror.budget import ByteBudget
+from mirror.digests import FileDigests
+from mirror.ordered_hash import OrderedHasher
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress
 from mirror.sources.base import Source, SourceEntry
@@ -40,6 +43,7 @@ class TransferContext:
     release_id: int
     part_size: int
     slots: asyncio.Semaphore
+    budget: ByteBudget
     progress: Progress
     bucket: TokenBucket | None = None
 
@@ -65,8 +69,7 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
     if entry.size <= ctx.part_size:
         transferred, resumed = await fetch_whole(ctx, entry, key, digests), False
     else:
-        transferred, resumed = await fetch_parts(ctx, entry, key)
-        await read_back(ctx.store, key, entry, digests)
+        transferred, resumed = await fetch_parts(ctx, entry, key, digests)
     await asyncio.to_thread(digests.finish)
     try:
         digests.check(entry.path, planned.expected)
@@ -87,28 +90,35 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
 async def fetch_whole(
     ctx: TransferContext, entry: SourceEntry, key: str, digests: FileDigests
 ) -> int:
-    """A small file: read it whole (at most one part size in memory), then one put."""
-    chunks: list[bytes] = []
-    async with ctx.slots:
-        async for chunk in ctx.source.read(entry.path, version=entry.version):
-            chunks.append(chunk)
-            await ctx.received(len(chunk))
-    data = b"".join(chunks)
-    check_length(ctx.source.url, entry.path, len(data), entry.size)
-    await digests.update_async([data])
-    await ctx.store.put(key, data)
+    """A small file: read it whole (its size held from the budget), then one put."""
+    async with ctx.budget.hold(entry.size):
+        chunks: list[bytes] = []
+        async with ctx.slots:
+            async for chunk in ctx.source.read(entry.path, version=entry.version):
+                chunks.append(chunk)
+                await ctx.received(len(chunk))
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        del chunks
+        check_length(ctx.source.url, entry.path, len(data), entry.size)
+        await digests.update_async([data])
+        await ctx.store.put(key, data)
     return len(data)
 
 
-async def fetch_parts(ctx: TransferContext, entry: SourceEntry, key: str) -> tuple[int, bool]:
+async def fetch_parts(
+    ctx: TransferContext, entry: SourceEntry, key: str, digests: FileDigests
+) -> tuple[int, bool]:
     """A large file: the parts not landed yet, in parallel, then complete the upload."""
     writer, state = await open_writer(ctx, entry, key)
     ranges = part_ranges(entry.size, state.part_size)
     missing = [(n, r) for n, r in enumerate(ranges, start=1) if n not in state.landed]
+    resumed = bool(state.landed)
     try:
-        async with asyncio.TaskGroup() as group:
-            for number, span in missing:
-                group.create_task(fetch_part(ctx, writer, state, entry, number, span))
+        hasher = OrderedHasher(len(missing), None if resumed else digests)
+        async with hasher, asyncio.TaskGroup() as group:
+            for index, (number, span) in enumerate(missing):
+                part = Part(index, number, span)
+                group.create_task(fetch_part(ctx, writer, state, entry, hasher, part))
     except ExceptionGroup as failures:
         first = failures.exceptions[0]
         if isinstance(first, SourceChangedError):
@@ -116,7 +126,9 @@ async def fetch_parts(ctx: TransferContext, entry: SourceEntry, key: str) -> tup
             await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
         raise first from None
     await writer.complete()
-    return sum(r.length for _, r in missing), bool(state.landed)
+    if resumed:
+        await read_back(ctx.store, key, entry, digests)
+    return sum(r.length for _, r in missing), resumed
 
 
 async def open_writer(
@@ -142,38 +154,75 @@ async def open_writer(
     return writer, state
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Part `number` of the upload, the `index`-th this attempt fetches, covering `span`."""
+
+    index: int
+    number: int
+    span: ByteRange
+
+
 async def fetch_part(
     ctx: TransferContext, writer: PartWriter, state: TransferState, entry: SourceEntry,
-    number: int, span: ByteRange,
+    hasher: OrderedHasher, part: Part,
 ) -> None:  # fmt: skip
-    hasher = xxhash.xxh3_128()
-    async with ctx.slots:
-        chunks = ctx.source.read(entry.path, span, version=entry.version)
+    """One part: its bytes held from the budget until they are hashed and stored."""
+    async with ctx.budget.hold(part.span.length):
         if isinstance(writer, SupportsWriteAt):
-            offset = span.start
-            async for chunk in chunks:
-                check_length(ctx.source.url, entry.path, offset + len(chunk) - span.start,
-                             span.length, partial=True)  # fmt: skip
-                await writer.write_at(offset, chunk)
-                await feed(hasher, chunk)
-                await ctx.received(len(chunk))
-                offset += len(chunk)
-            check_length(ctx.source.url, entry.path, offset - span.start, span.length)
+            await stream_part(ctx, writer, entry, hasher, part)
+            digest = await hasher.part_digest(part.index)
         else:
-            buffer = bytearray()
-            async for chunk in chunks:
-                buffer += chunk
-                await ctx.received(len(chunk))
-            check_length(ctx.source.url, entry.path, len(buffer), span.length)
-            await feed(hasher, memoryview(buffer))
-            await writer.write_part(number, memoryview(buffer))
-    await asyncio.to_thread(
-        ctx.catalog.add_part, state.id, number, span.start, span.length, hasher.hexdigest()
-    )
+            buffer = await buffer_part(ctx, entry, hasher, part)
+            digest, _ = await asyncio.gather(
+                hasher.part_digest(part.index), writer.write_part(part.number, buffer)
+            )
+    span = part.span
+    await asyncio.to_thread(ctx.catalog.add_part, state.id, part.number, span.start,
+                            span.length, digest)  # fmt: skip
+
+
+async def stream_part(
+    ctx: TransferContext, writer: SupportsWriteAt, entry: SourceEntry, hasher: OrderedHasher,
+    part: Part,
+) -> None:  # fmt: skip
+    """Write each chunk at its offset as it arrives (the store takes any offset)."""
+    span = part.span
+    offset = span.start
+    async with ctx.slots:
+        async for chunk in ctx.source.read(entry.path, span, version=entry.version):
+            check_length(ctx.source.url, entry.path, offset + len(chunk) - span.start,
+                         span.length, partial=True)  # fmt: skip
+            await writer.write_at(offset, chunk)
+            hasher.submit(part.index, chunk)
+            await ctx.received(len(chunk))
+            offset += len(chunk)
+    check_length(ctx.source.url, entry.path, offset - span.start, span.length)
+    hasher.part_done(part.index)
+
+
+async def buffer_part(
+    ctx: TransferContext, entry: SourceEntry, hasher: OrderedHasher, part: Part
+) -> memoryview:
+    """Read the part into one buffer of its length (the store takes whole parts)."""
+    span = part.span
+    view = memoryview(bytearray(span.length))
+    filled = 0
+    async with ctx.slots:
+        async for chunk in ctx.source.read(entry.path, span, version=entry.version):
+            check_length(ctx.source.url, entry.path, filled + len(chunk), span.length,
+                         partial=True)  # fmt: skip
+            view[filled : filled + len(chunk)] = chunk
+            hasher.submit(part.index, view[filled : filled + len(chunk)])
+            await ctx.received(len(chunk))
+            filled += len(chunk)
+    check_length(ctx.source.url, entry.path, filled, span.length)
+    hasher.part_done(part.index)
+    return view
 
 
 async def read_back(store: Store, key: str, entry: SourceEntry, digests: FileDigests) -> None:
-    """Hash the completed object in order, reading it back from the store."""
+    """Hash the completed object in order, reading it back from the store (resumed files)."""
     size = 0
     async for chunk in store.stream(key, chunk_size=READ_BACK_CHUNK):
         size += len(chunk)

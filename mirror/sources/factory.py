@@ -14,6 +14,8 @@ from catalog.errors import InvalidSourceURLError
 from mirror.sources.base import Source
 
 SCHEMES = ("http", "https", "ftp", "s3")
+# the sync's --parallel is the real bound; this only must not be the tighter one
+HTTP_CONNECTIONS = 64
 
 
 def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
@@ -23,7 +25,7 @@ def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
     if scheme in {"http", "https"}:
         from mirror.sources.http import HTTPSource
 
-        return HTTPSource(url, connections_per_host=int(connections or 16))
+        return HTTPSource(url, connections_per_host=int(connections or HTTP_CONNECTIONS))
     if scheme == "ftp":
         from mirror.sources.ftp import FTPSource
 
