@@ -19,6 +19,7 @@ from mirror.sample_data import write_md5sums, write_sample_tree
 from tests.conftest import CLI
 from tests.fixtures.http_sources import NginxFactory
 from tests.fixtures.net import require_binary
+from tests.fixtures.trees import file_bytes
 
 pytestmark = pytest.mark.nginx
 
@@ -29,14 +30,6 @@ def curl(*args: str) -> bytes:
         [binary, "--silent", "--show-error", "--fail", *args], capture_output=True, check=True,
         timeout=60,
     ).stdout  # fmt: skip
-
-
-def source_files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def use_store(cli: CLI, store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +52,7 @@ def test_every_file_comes_back_through_serve_byte_identical(
     cli("source", "add", "ebi", nginx_server(root).url)
     cli("sync", "ebi", "--part-size", "1MiB")
     base = datamirror_server(cli.env)
-    for path, data in source_files(root).items():
+    for path, data in file_bytes(root).items():
         url = f"{base}/datasets/ebi/latest/{path.replace(' ', '%20')}"
         assert hashlib.md5(curl(url)).hexdigest() == hashlib.md5(data).hexdigest(), path
         end = min(len(data), 1100)
@@ -77,14 +70,14 @@ def test_a_killed_sync_resumes_to_a_complete_release_while_the_old_one_stays_ser
     nginx = nginx_server(root, remote=True)
     cli("source", "add", "ebi", nginx.url)
     cli("sync", "ebi")
-    first = source_files(root)
+    first = file_bytes(root)
     base = datamirror_server(cli.env)
     readme = f"{base}/datasets/ebi/latest/README.txt"
 
     (root / "README.txt").write_text("release two\n")
     big = root / "genomes" / "big.fa"
     big.write_bytes(os.urandom(40 * 1024 * 1024))
-    write_md5sums(root, [p for p in source_files(root) if p != "md5sum.txt"])
+    write_md5sums(root, [p for p in file_bytes(root) if p != "md5sum.txt"])
     argv = [sys.executable, "-m", "catalog.cli", "sync", "ebi", "--part-size", "2MiB",
             "--parallel", "2", "--quiet"]  # fmt: skip
     sync = subprocess.Popen(argv, env=cli.env, cwd=cli.cwd)

@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
-from mirror.sample_data import write_sample_tree
 from mirror.sources.base import SourceEntry
 from mirror.sources.ftp import FTPSource
+from tests.fixtures.aio import run
 from tests.fixtures.ftp_server import PASSWORD, USER, FTPFactory, FTPHandle
 from tests.fixtures.net import free_port
+from tests.fixtures.trees import file_sizes, write_tree_with_odd_names
 
 pytestmark = pytest.mark.ftp
-T = TypeVar("T")
-ODD_FILES = {
-    "odd dir/ünïcode & spaces.txt": b"x" * 12_345,
-    "a/b/c/deep #1%.txt": b"deep\n",
-    "a/empty.bin": b"",
-}
 FA = "genomes/escherichia_coli/K-12_MG1655.fa"
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout=60))
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ftp-tree")
-    write_sample_tree(root)
-    for path, data in ODD_FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-    return root
-
-
-def files_on_disk(root: Path) -> dict[str, int]:
-    return {
-        (Path(folder) / name).relative_to(root).as_posix(): (Path(folder) / name).stat().st_size
-        for folder, _, names in os.walk(root)
-        for name in names
-    }
+    return write_tree_with_odd_names(root)
 
 
 async def listing(url: str, **options: Any) -> list[SourceEntry]:
@@ -74,7 +50,7 @@ def server(request: pytest.FixtureRequest, ftp_server: FTPFactory, tree: Path) -
 
 def test_the_listing_gives_every_file_with_its_exact_size(server: FTPHandle) -> None:
     entries = run(listing(server.url))
-    assert {e.path: e.size for e in entries} == files_on_disk(server.root)
+    assert {e.path: e.size for e in entries} == file_sizes(server.root)
     commands = {line.split()[0] for line in server.log_lines()}
     assert "LIST" in commands if server.refused else "LIST" not in commands
 

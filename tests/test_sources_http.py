@@ -3,12 +3,10 @@ server for the faults real servers do not produce (ignored ranges, short bodies,
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
@@ -16,42 +14,20 @@ from aiohttp import web
 from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
 from mirror.retry import RetryPolicy
-from mirror.sample_data import write_sample_tree
 from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
+from tests.fixtures.aio import run
 from tests.fixtures.http_sources import ApacheFactory, NginxFactory, ServerHandle
 from tests.fixtures.net import free_port
+from tests.fixtures.trees import file_sizes, write_tree_with_odd_names
 
-T = TypeVar("T")
 FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05, deadline=10)
-ODD_FILES = {
-    "odd dir/ünïcode & spaces.txt": b"x" * 12_345,
-    "a/b/c/deep #1%.txt": b"deep\n",
-    "a/empty.bin": b"",
-}
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout=60))
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tree")
-    write_sample_tree(root)
-    for path, data in ODD_FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-    return root
-
-
-def files_on_disk(root: Path) -> dict[str, int]:
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = Path(folder) / name
-            found[path.relative_to(root).as_posix()] = path.stat().st_size
-    return found
+    return write_tree_with_odd_names(root)
 
 
 async def listing(url: str) -> list[SourceEntry]:
@@ -96,7 +72,7 @@ def server(
 @pytest.mark.apache
 def test_the_listing_gives_every_file_with_its_exact_size(server: ServerHandle) -> None:
     entries = run(listing(server.url))
-    assert {e.path: e.size for e in entries} == files_on_disk(server.root)
+    assert {e.path: e.size for e in entries} == file_sizes(server.root)
     assert len(entries) == len({e.path for e in entries})
 
 
@@ -134,7 +110,7 @@ def test_only_files_listed_without_an_exact_size_are_asked_with_head(
     entries = {e.path: e for e in run(listing(rounded.url))}
     heads = sorted(line.split()[1] for line in rounded.log_lines() if line.startswith("HEAD"))
     assert heads == sorted(
-        [f"/{p}" for p, size in files_on_disk(tree).items() if size > 9999 and " " not in p]
+        [f"/{p}" for p, size in file_sizes(tree).items() if size > 9999 and " " not in p]
         + ["/odd%20dir/%C3%BCn%C3%AFcode%20&%20spaces.txt"]
     )
     assert entries["genomes/escherichia_coli/K-12_MG1655.fa"].etag is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -16,11 +16,11 @@ from catalog.store.base import ByteRange
 from mirror.sample_data import sample_files
 from mirror.sources.base import SourceEntry
 from mirror.sources.s3 import S3Source, md5_of_etag
+from tests.fixtures.aio import run
 from tests.fixtures.net import free_port
 from tests.fixtures.s3_servers import S3Endpoint
 
 pytestmark = pytest.mark.s3
-T = TypeVar("T")
 PREFIX = "pub/data/"
 FILES = {
     **sample_files(0),
@@ -29,10 +29,6 @@ FILES = {
     "a/empty.bin": b"",
 }
 FA = "genomes/escherichia_coli/K-12_MG1655.fa"
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout=60))
 
 
 @pytest.fixture

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import pytest
 
 from catalog.errors import InvalidPathError, ObjectNotFoundError
 from catalog.store.base import ByteRange, ObjectInfo, Store
+from tests.fixtures.aio import run
 
-T = TypeVar("T")
 MIB = 1024 * 1024
 PART = 5 * MIB  # the smallest part S3 takes (all but the last)
-
-
-def run(awaitable: Awaitable[T]) -> T:
-    async def wrapped() -> T:
-        return await asyncio.wait_for(awaitable, timeout=60)
-
-    return asyncio.run(wrapped())
 
 
 async def listed(store: Store, prefix: str = "") -> list[ObjectInfo]:

@@ -8,8 +8,8 @@ import sys
 from catalog.store import open_store
 from catalog.store.base import Store
 from catalog.store.s3 import S3Store
+from tests.fixtures.aio import run
 from tests.fixtures.s3_servers import S3Endpoint
-from tests.test_store_contract import run
 
 WRITE_FROM_ENV = """
 import asyncio

@@ -13,7 +13,8 @@ from catalog.errors import InvalidPathError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
 from catalog.store.base import ObjectInfo
 from catalog.store.local import LocalStore
-from tests.test_store_contract import listed, run
+from tests.fixtures.aio import run
+from tests.test_store_contract import listed
 
 
 @pytest.fixture

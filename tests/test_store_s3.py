@@ -13,9 +13,10 @@ import pytest
 from catalog.errors import AccessDeniedError, ObjectNotFoundError, StoreError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
 from catalog.store.s3 import S3Store, s3_client
+from tests.fixtures.aio import run
 from tests.fixtures.net import free_port
 from tests.fixtures.s3_servers import S3Endpoint
-from tests.test_store_contract import listed, run
+from tests.test_store_contract import listed
 
 
 @pytest.fixture

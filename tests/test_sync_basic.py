@@ -14,6 +14,7 @@ from catalog.store import open_store
 from mirror.sample_data import write_md5sums, write_sample_tree
 from tests.conftest import CLI
 from tests.fixtures.http_sources import NginxFactory
+from tests.fixtures.trees import file_bytes
 
 pytestmark = pytest.mark.nginx
 
@@ -84,10 +85,6 @@ def manifest(cli: CLI, release: str) -> dict[str, dict]:
     return {f["path"]: f for f in json.loads(raw)["files"]}
 
 
-def source_files(tree: Path) -> dict[str, bytes]:
-    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
-
-
 def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     synced_anywhere: CLI, tree: Path
 ) -> None:
@@ -96,7 +93,7 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     assert release["state"] == "published"
     assert release["current"]
     files = manifest(synced, release["release"])
-    expected = source_files(tree)
+    expected = file_bytes(tree)
     assert set(files) == set(expected)
     for path, data in expected.items():
         stored = read_object(synced, files[path]["key"])
@@ -129,7 +126,7 @@ def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
     path = "variants/chr1.calls.vcf"
     old = (tree / path).read_bytes()
     (tree / path).write_bytes(old + b"chr1\t999999999\trs1\tA\tC\t50\tPASS\tDP=9\n")
-    write_md5sums(tree, [p for p in source_files(tree) if p != "md5sum.txt"])
+    write_md5sums(tree, [p for p in file_bytes(tree) if p != "md5sum.txt"])
     synced("sync", DATASET)
     first, second = releases(synced)
     before, after = manifest(synced, first["release"]), manifest(synced, second["release"])
@@ -173,7 +170,7 @@ def test_a_corrupt_file_fails_the_run_and_the_previous_release_stays_current(
 def test_the_deletion_guard_stops_a_sync_that_would_drop_most_files(
     synced: CLI, tree: Path
 ) -> None:
-    for path in list(source_files(tree))[:-3]:
+    for path in list(file_bytes(tree))[:-3]:
         (tree / path).unlink()
     proc = synced("sync", DATASET, check=False)
     assert proc.returncode == 1

@@ -16,16 +16,9 @@ from catalog.repository import Catalog
 from mirror.sample_data import write_sample_tree
 from tests.conftest import CLI
 from tests.fixtures.s3_servers import S3Endpoint
+from tests.fixtures.trees import file_bytes
 
 SourceMaker = Callable[[Path], tuple[str, list[str]]]
-
-
-def tree_files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def mirrored_files(cli: CLI, dataset: str) -> dict[str, bytes]:
@@ -44,7 +37,7 @@ def upload_tree(endpoint: S3Endpoint, root: Path, prefix: str) -> str:
     bucket = endpoint.new_bucket("src")
     client = endpoint.client()
     try:
-        for path, data in tree_files(root).items():
+        for path, data in file_bytes(root).items():
             client.put_object(Bucket=bucket, Key=f"{prefix}{path}", Body=data)
     finally:
         client.close()
@@ -94,9 +87,9 @@ def test_a_source_tree_is_mirrored_byte_identical_and_verified(
     url, extra = source_maker(root)
     cli("source", "add", "ds", url, *extra)
     cli("sync", "ds", "--part-size", "1MiB")
-    assert mirrored_files(cli, "ds") == tree_files(root)
+    assert mirrored_files(cli, "ds") == file_bytes(root)
     report = json.loads(cli("releases", "ds", "--json").stdout)[-1]["report"]
-    assert report["new"] == len(tree_files(root))
+    assert report["new"] == len(file_bytes(root))
     cli("verify", "ds")
 
 
@@ -140,7 +133,7 @@ def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
     url = upload_tree(endpoint, tmp_path / "bucket", "idr/")
     cli("source", "add", "idr", url, "--endpoint-url", endpoint.endpoint_url)
     cli("sync", "idr")
-    assert len(mirrored_files(cli, "idr")) == len(tree_files(tmp_path / "bucket")) > 30
+    assert len(mirrored_files(cli, "idr")) == len(file_bytes(tmp_path / "bucket")) > 30
 
     base = datamirror_server(cli.env)
     store = zarr.storage.FsspecStore.from_url(
