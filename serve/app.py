@@ -24,6 +24,7 @@ from sqlalchemy import text
 from catalog.errors import StoreError
 from catalog.repository import Catalog
 from catalog.store import Store, open_store
+from catalog.store.base import SupportsLocalPath
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api import API, CuratorApi
 from serve.api import add_routes as add_api_routes
@@ -32,6 +33,7 @@ from serve.cors import add_cors_headers, preflight
 from serve.documents import Documents
 from serve.hot_cache import HotCache
 from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
+from serve.open_files import OpenFiles
 from serve.problems import problem_middleware
 from serve.routes import DatasetRoutes
 
@@ -90,17 +92,21 @@ def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator
         app[STORE] = store
         app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), _key_source(config, catalog))
         app[API] = CuratorApi(catalog, config.source_allowlist)
+        files = OpenFiles(store.local_path) if isinstance(store, SupportsLocalPath) else None
         app[ROUTES] = DatasetRoutes(
             view=CatalogView(catalog, ttl=config.ttl),
             store=store,
             documents=Documents(store),
             hot=HotCache(config.hot_cache_bytes),
+            files=files,
             sendfile=config.sendfile,
             redirect_to_store=config.redirect_to_store,
         )
         try:
             yield
         finally:
+            if files is not None:
+                files.close()
             await store.close()
             await asyncio.to_thread(catalog.close)
 

@@ -1,11 +1,14 @@
 """Writing a response body made of segments: literal bytes (multipart headers) and byte
 ranges of one object, through one of three senders:
 
-- `SendfileSender`: a local file, zero-copy with `loop.sendfile` on the transport (the
-  machinery aiohttp's FileResponse uses), falling back to reads in a thread.
+- `LocalFileSender`: a local file held open, zero-copy with `loop.sendfile` on the transport
+  (the machinery aiohttp's FileResponse uses), falling back to reads in a thread.
 - `StreamSender`: any store, streamed in bounded chunks; `write` awaits the transport's
   drain, so a slow client holds back the reads (backpressure).
 - `BytesSender`: bytes already in memory (small hot objects, generated documents).
+
+Every sender can also offer a span's bytes at once (`read_now`) when that needs no wait:
+small answers then go out as one plain `web.Response`, headers and body in one write.
 """
 
 from __future__ import annotations
@@ -13,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
-from catalog.errors import ObjectNotFoundError
 from catalog.store.base import STREAM_CHUNK, ByteRange, Store
+from serve.open_files import OpenFile, OpenFiles
 
 Segment = bytes | ByteRange
 
 
 class Sender(Protocol):
+    def read_now(self, span: ByteRange) -> bytes | None:
+        """The span's bytes if they can be had without waiting (memory, page cache)."""
+        ...
+
     async def send(self, response: web.StreamResponse, span: ByteRange) -> None: ...
 
     async def close(self) -> None: ...
@@ -34,6 +40,9 @@ class Sender(Protocol):
 class BytesSender:
     def __init__(self, data: bytes) -> None:
         self.data = data
+
+    def read_now(self, span: ByteRange) -> bytes | None:
+        return self.data[span.start : span.end]
 
     async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
         await response.write(memoryview(self.data)[span.start : span.end])
@@ -48,6 +57,9 @@ class StreamSender:
         self.key = key
         self.chunk_size = chunk_size
 
+    def read_now(self, span: ByteRange) -> bytes | None:
+        return None
+
     async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
         async for chunk in self.store.stream(self.key, span, self.chunk_size):
             await response.write(chunk)
@@ -56,35 +68,39 @@ class StreamSender:
         return None
 
 
-class SendfileSender:
-    """An open local file; build it with `await SendfileSender.open(path)`."""
+class LocalFileSender:
+    """A local object file held open in `OpenFiles`: spans go out through `loop.sendfile`
+    (zero-copy) when `sendfile` is on, else through reads in a thread."""
 
-    def __init__(self, handle: IO[bytes], chunk_size: int = STREAM_CHUNK) -> None:
+    def __init__(
+        self, files: OpenFiles, handle: OpenFile, *, sendfile: bool, chunk_size: int = STREAM_CHUNK
+    ) -> None:
+        self.files = files
         self.handle = handle
+        self.sendfile = sendfile
         self.chunk_size = chunk_size
 
-    @classmethod
-    async def open(cls, path: Path, key: str) -> SendfileSender:
-        try:
-            handle = await asyncio.to_thread(path.open, "rb")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ObjectNotFoundError(key) from None
-        return cls(handle)
+    def read_now(self, span: ByteRange) -> bytes | None:
+        return self.handle.read_cached(span.start, span.length)
 
     async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
+        if not self.sendfile:
+            await self._send_by_reads(response, span)
+            return
         request = _request_of(response)
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("connection lost")
         loop = asyncio.get_running_loop()
         try:
-            await loop.sendfile(transport, self.handle, span.start, span.length, fallback=False)
+            file = self.handle.file
+            await loop.sendfile(transport, file, span.start, span.length, fallback=False)
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
             await self._send_by_reads(response, span)
 
     async def _send_by_reads(self, response: web.StreamResponse, span: ByteRange) -> None:
         offset = span.start
-        fd = self.handle.fileno()
+        fd = self.handle.file.fileno()
         while offset < span.end:
             size = min(self.chunk_size, span.end - offset)
             chunk = await asyncio.to_thread(os.pread, fd, size, offset)
@@ -94,7 +110,7 @@ class SendfileSender:
             offset += len(chunk)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.handle.close)
+        self.files.release(self.handle)
 
 
 def _request_of(response: web.StreamResponse) -> web.BaseRequest:

@@ -1,6 +1,7 @@
 """`datamirror serve`: N worker processes sharing one port (SO_REUSEPORT), each with its own
 event loop and aiohttp AppRunner; SIGTERM/SIGINT stop accepting and let in-flight
-downloads finish for up to `--grace` seconds. Access log in Combined Log Format.
+downloads finish for up to `--grace` seconds. Access log in Combined Log Format
+(`serve.access_log`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from aiohttp import web
 
 from catalog.config import Settings
 from catalog.repository import Catalog
+from serve.access_log import LogSink, combined_log
 from serve.app import ServeConfig, make_app
 from serve.source_guard import parse_allowlist
 from serve.token_cli import SECRET_ENV, token
 
 __all__ = ["serve", "token"]
 
-COMBINED_LOG = '%a - - %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
 DEFAULT_GRACE = 30.0
 
 
@@ -81,7 +82,6 @@ def run_worker(
     config: ServeConfig, host: str, port: int, grace: float, *, reuse_port: bool
 ) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("aiohttp.access").setLevel(logging.INFO)
     asyncio.run(_serve_until_signalled(config, host, port, grace, reuse_port))
 
 
@@ -92,10 +92,11 @@ async def _serve_until_signalled(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    access_log = LogSink(sys.stdout)
     runner = web.AppRunner(
         make_app(config),
         handle_signals=False,
-        access_log_format=COMBINED_LOG,
+        access_log_class=combined_log(access_log),
         shutdown_timeout=grace,
     )
     await runner.setup()
@@ -105,6 +106,7 @@ async def _serve_until_signalled(
         await stop.wait()
     finally:
         await runner.cleanup()
+        access_log.close()
 
 
 def _run_workers(config: ServeConfig, host: str, port: int, grace: float, count: int) -> None:

@@ -13,11 +13,19 @@ from datetime import datetime
 from aiohttp import hdrs, web
 
 from catalog.errors import StoreError
-from catalog.store.base import ByteRange, Store, SupportsLocalPath
-from serve.bodies import BodyResponse, BytesSender, Segment, Sender, SendfileSender, StreamSender
+from catalog.store.base import ByteRange, Store
+from serve.bodies import (
+    BodyResponse,
+    BytesSender,
+    LocalFileSender,
+    Segment,
+    Sender,
+    StreamSender,
+)
 from serve.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
 from serve.digests import repr_digest
 from serve.hot_cache import HotCache
+from serve.open_files import OpenFiles
 from serve.problems import ProblemError
 from serve.ranges import (
     IGNORE,
@@ -33,6 +41,9 @@ REVALIDATE = "public, no-cache"
 PRIVATE = "private, no-cache"
 
 OpenSender = Callable[[], Awaitable[Sender]]
+INLINE_MAX = 128 * 1024
+"""Spans up to this size are copied into one plain response when no wait is needed; larger
+ones go out by sendfile or in chunks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +61,7 @@ class Representation:
 
 async def respond(
     request: web.Request, rep: Representation, open_sender: OpenSender
-) -> BodyResponse:
+) -> web.StreamResponse:
     has_range = hdrs.RANGE in request.headers
     validators = Validators(rep.etag, rep.last_modified)
     outcome = evaluate(_conditions(request, has_range), validators)
@@ -74,6 +85,23 @@ async def respond(
             headers["Repr-Digest"] = digest
     sends_body = request.method == "GET" and rep.size > 0
     sender = await open_sender() if sends_body else None
+    return await _answer(status, headers, segments, sender)
+
+
+async def _answer(
+    status: int, headers: dict[str, str], segments: list[Segment], sender: Sender | None
+) -> web.StreamResponse:
+    """A plain response when one small span can be had at once, else a streamed body."""
+    only = segments[0] if len(segments) == 1 else None
+    if sender is not None and isinstance(only, ByteRange) and only.length <= INLINE_MAX:
+        try:
+            data = sender.read_now(only)
+        except BaseException:
+            await sender.close()
+            raise
+        if data is not None:
+            await sender.close()
+            return web.Response(status=status, headers=headers, body=data)
     return BodyResponse(status=status, headers=headers, segments=segments, sender=sender)
 
 
@@ -136,9 +164,13 @@ def multipart_segments(
 
 
 async def open_object(
-    store: Store, key: str, size: int, *, hot: HotCache, sendfile: bool
+    store: Store, key: str, size: int, *, hot: HotCache, files: OpenFiles | None, sendfile: bool
 ) -> Sender:
-    """The sender for an object: from the hot cache if small, sendfile if local, else a stream."""
+    """The sender for an object: a held-open file if local (`files` given), from the hot cache
+    if small, else a stream."""
+    if files is not None:
+        handle = await files.acquire(key, size)
+        return LocalFileSender(files, handle, sendfile=sendfile)
     if size <= hot.max_item:
         data = hot.get(key)
         if data is None:
@@ -147,6 +179,4 @@ async def open_object(
                 raise StoreError(f"object {key} has {len(data)} bytes, the catalog says {size}")
             hot.put(key, data)
         return BytesSender(data)
-    if sendfile and isinstance(store, SupportsLocalPath):
-        return await SendfileSender.open(store.local_path(key), key)
     return StreamSender(store, key)

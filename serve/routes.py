@@ -23,6 +23,7 @@ from serve.hot_cache import HotCache
 from serve.listing import listing_html, listing_json
 from serve.metrics import ROUTE_KIND
 from serve.negotiation import prefers_json
+from serve.open_files import OpenFiles
 from serve.pages import index_html, index_json, landing_html, landing_json
 from serve.problems import ProblemError
 from serve.release_index import ReleaseIndex
@@ -38,6 +39,7 @@ class DatasetRoutes:
     store: Store
     documents: Documents
     hot: HotCache
+    files: OpenFiles | None = None  # local stores only
     sendfile: bool = True
     redirect_to_store: bool = False
 
@@ -135,7 +137,12 @@ class DatasetRoutes:
 
         async def opener() -> Any:
             return await open_object(
-                self.store, entry.key, entry.size, hot=self.hot, sendfile=self.sendfile
+                self.store,
+                entry.key,
+                entry.size,
+                hot=self.hot,
+                files=self.files,
+                sendfile=self.sendfile,
             )
 
         return await respond(request, rep, opener)

@@ -99,7 +99,7 @@ def test_sigterm_lets_a_download_in_flight_finish(
         assert proc.wait(timeout=30) == 0
 
 
-def test_a_local_file_and_a_single_range_go_out_through_sendfile(
+def test_a_local_file_and_a_large_range_go_out_through_sendfile_and_a_small_range_inline(
     catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = LocalStore(tmp_path / "store")
@@ -110,7 +110,7 @@ def test_a_local_file_and_a_single_range_go_out_through_sendfile(
     )
     calls: list[tuple[int, int | None]] = []
 
-    async def scenario() -> tuple[bytes, bytes]:
+    async def scenario() -> tuple[bytes, bytes, bytes]:
         loop = asyncio.get_running_loop()
         real: Callable[..., Any] = loop.sendfile
 
@@ -124,12 +124,13 @@ def test_a_local_file_and_a_single_range_go_out_through_sendfile(
         monkeypatch.setattr(loop, "sendfile", spy)
         async with TestClient(TestServer(make_app(config), host=LOOPBACK)) as client:
             whole = await (await client.get("/datasets/d/latest/f.bin")).read()
-            ranged = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
-            return whole, await ranged.read()
+            small = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
+            large = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-"})
+            return whole, await small.read(), await large.read()
 
-    whole, ranged = asyncio.run(scenario())
-    assert (whole, ranged) == (data, data[10:20])
-    assert calls == [(0, len(data)), (10, 10)]
+    whole, small, large = asyncio.run(scenario())
+    assert (whole, small, large) == (data, data[10:20], data[10:])
+    assert calls == [(0, len(data)), (10, len(data) - 10)]
 
 
 @pytest.mark.s3
