@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import pytest
 
@@ -29,6 +31,25 @@ def scrape(site: Site) -> dict[str, float]:
     return samples
 
 
+FILE_OK = 'datamirror_http_requests_total{kind="file",status="2xx"}'
+DATASET_MISS = 'datamirror_http_requests_total{kind="dataset",status="4xx"}'
+
+
+def _count(now: dict[str, float], before: dict[str, float]) -> float:
+    return sum(now.get(k, 0.0) - before.get(k, 0.0) for k in (FILE_OK, DATASET_MISS))
+
+
+def scrape_when(site: Site, ready: Callable[[dict[str, float]], bool]) -> dict[str, float]:
+    """Scrape until `ready`: a request is counted just after its last byte went out, so
+    a scrape right behind it may not see it yet (bounded: 5 s)."""
+    deadline = time.monotonic() + 5
+    samples = scrape(site)
+    while not ready(samples) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        samples = scrape(site)
+    return samples
+
+
 def get(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -45,7 +66,7 @@ def test_metrics_count_requests_bytes_and_latency_by_route_kind(site: Site) -> N
     for _ in range(3):
         assert get(site.url(path)) == 200
     assert get(f"{site.base}/datasets/{site.dataset}/{site.release}/no-such-file") == 404
-    after = scrape(site)
+    after = scrape_when(site, lambda s: s != before and _count(s, before) >= 4)
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
