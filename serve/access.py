@@ -116,6 +116,8 @@ class Gatekeeper:
         return Access(scopes, secret is not None, signed)
 
     async def _signed_dataset(self, request: web.Request) -> str | None:
+        if not request.rel_url.raw_query_string:
+            return None
         query = request.rel_url.query
         if not request.path.startswith(DATASETS) or not (EXPIRES in query or SIGNATURE in query):
             return None

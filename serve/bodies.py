@@ -28,7 +28,7 @@ Segment = bytes | ByteRange
 
 
 class Sender(Protocol):
-    def read_now(self, span: ByteRange) -> bytes | None:
+    def read_now(self, span: ByteRange) -> bytes | bytearray | None:
         """The span's bytes if they can be had without waiting (memory, page cache)."""
         ...
 
@@ -80,7 +80,7 @@ class LocalFileSender:
         self.sendfile = sendfile
         self.chunk_size = chunk_size
 
-    def read_now(self, span: ByteRange) -> bytes | None:
+    def read_now(self, span: ByteRange) -> bytes | bytearray | None:
         return self.handle.read_cached(span.start, span.length)
 
     async def send(self, response: web.StreamResponse, span: ByteRange) -> None:

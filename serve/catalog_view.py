@@ -2,7 +2,8 @@
 
 - Release indexes are immutable: loaded once per release (in a thread), kept in an LRU.
 - `latest` and dataset metadata change when a release is published: they are cached for a
-  short TTL, so a publish is visible within `ttl` seconds.
+  short TTL, so a publish is visible within `ttl` seconds; they are refreshed ahead of
+  expiry in the background, so busy datasets never make a request wait on the database.
 Concurrent requests for the same release share one load.
 """
 
@@ -71,17 +72,44 @@ class CatalogView:
         self.max_indexes = max_indexes
         self._clock = clock
         self._datasets: dict[str, tuple[float, DatasetInfo]] = {}
+        self._dataset_loads: dict[str, asyncio.Task[DatasetInfo]] = {}
         self._indexes: OrderedDict[tuple[str, str], ReleaseIndex] = OrderedDict()
         self._loading: dict[tuple[str, str], asyncio.Future[ReleaseIndex]] = {}
 
     async def dataset(self, name: str) -> DatasetInfo:
-        """A dataset's metadata and current release name (cached for `ttl` seconds)."""
+        """A dataset's metadata and current release name, at most `ttl` seconds old.
+
+        Past half its age an entry is refreshed in the background while requests are still
+        answered from it, so a steady stream of requests never waits on the database; one
+        load per name runs at a time and every request that needs it shares it.
+        """
         cached = self._datasets.get(name)
-        now = self._clock()
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
+        if cached is not None:
+            age = self._clock() - cached[0]
+            if age < self.ttl:
+                if age >= self.ttl / 2 and name not in self._dataset_loads:
+                    self._start_dataset_load(name)
+                return cached[1]
+        load = self._dataset_loads.get(name) or self._start_dataset_load(name)
+        return await asyncio.shield(load)
+
+    def _start_dataset_load(self, name: str) -> asyncio.Task[DatasetInfo]:
+        task = asyncio.create_task(self._fresh_dataset(name))
+        self._dataset_loads[name] = task
+
+        def done(finished: asyncio.Task[DatasetInfo]) -> None:
+            if self._dataset_loads.get(name) is finished:
+                del self._dataset_loads[name]
+            if not finished.cancelled():
+                finished.exception()  # marks it retrieved; the requests awaiting it re-raise it
+
+        task.add_done_callback(done)
+        return task
+
+    async def _fresh_dataset(self, name: str) -> DatasetInfo:
+        started = self._clock()
         info = await asyncio.to_thread(self._load_dataset, name)
-        self._datasets[name] = (now, info)
+        self._datasets[name] = (started, info)
         return info
 
     def _load_dataset(self, name: str) -> DatasetInfo:

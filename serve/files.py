@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import hdrs, web
@@ -48,7 +48,8 @@ ones go out by sendfile or in chunks."""
 
 @dataclass(frozen=True, slots=True)
 class Representation:
-    """What the server sends for one file, apart from its bytes."""
+    """What the server sends for one file, apart from its bytes. Immutable, so the headers
+    every answer carries and its default `Repr-Digest` are worked out once, when built."""
 
     path: str
     size: int
@@ -57,15 +58,32 @@ class Representation:
     last_modified: datetime | None
     cache_control: str
     digests: Mapping[str, str]
+    headers: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    default_digest: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _validator_headers(self))
+        object.__setattr__(self, "default_digest", repr_digest(dict(self.digests)))
+
+
+_CONDITIONAL = (
+    hdrs.IF_MATCH,
+    hdrs.IF_NONE_MATCH,
+    hdrs.IF_MODIFIED_SINCE,
+    hdrs.IF_UNMODIFIED_SINCE,
+    hdrs.IF_RANGE,
+)
 
 
 async def respond(
     request: web.Request, rep: Representation, open_sender: OpenSender
 ) -> web.StreamResponse:
     has_range = hdrs.RANGE in request.headers
-    validators = Validators(rep.etag, rep.last_modified)
-    outcome = evaluate(_conditions(request, has_range), validators)
-    headers = _validator_headers(rep)
+    outcome = Outcome.PROCEED
+    if any(name in request.headers for name in _CONDITIONAL):
+        validators = Validators(rep.etag, rep.last_modified)
+        outcome = evaluate(_conditions(request, has_range), validators)
+    headers = dict(rep.headers)
     if outcome is Outcome.NOT_MODIFIED:
         return BodyResponse(status=304, headers=headers, segments=(), sender=None)
     if outcome is Outcome.PRECONDITION_FAILED:
@@ -79,10 +97,12 @@ async def respond(
         raise ProblemError(416, detail, headers=headers)
     status, segments = _plan(rep, wanted, headers)
     want_digest = request.headers.get("Want-Repr-Digest")
-    if status == 200 or want_digest is not None:
+    if want_digest is not None:
         digest = repr_digest(dict(rep.digests), want_digest)
-        if digest:
-            headers["Repr-Digest"] = digest
+    else:
+        digest = rep.default_digest if status == 200 else None
+    if digest:
+        headers["Repr-Digest"] = digest
     sends_body = request.method == "GET" and rep.size > 0
     sender = await open_sender() if sends_body else None
     return await _answer(status, headers, segments, sender)

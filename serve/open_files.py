@@ -35,7 +35,7 @@ class OpenFile:
         self.users = 0
         self.evicted = False
 
-    def read_cached(self, offset: int, length: int) -> bytes | None:
+    def read_cached(self, offset: int, length: int) -> bytearray | None:
         """The bytes at `offset` if the page cache holds them all, else None (never waits)."""
         if _NOWAIT is None:
             return None
@@ -46,9 +46,7 @@ class OpenFile:
             return None
         except OSError:
             return None  # RWF_NOWAIT unsupported on this file system: the thread path reads
-        if got != length:
-            return None
-        return bytes(buffer)
+        return buffer if got == length else None
 
 
 class OpenFiles:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -31,6 +31,7 @@ from serve.url_paths import DatasetPath, split_dataset_path
 
 NO_CACHE = "no-cache"
 PRESIGN_SECONDS = 3600
+MAX_REPRESENTATIONS = 10_000
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class DatasetRoutes:
     files: OpenFiles | None = None  # local stores only
     sendfile: bool = True
     redirect_to_store: bool = False
+    _reps: dict[tuple[int, str, str], Representation] = field(default_factory=dict)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         request[ROUTE_KIND] = "index"
@@ -125,15 +127,7 @@ class DatasetRoutes:
         if self.redirect_to_store and isinstance(self.store, SupportsPresign):
             url = await self.store.presign(entry.key, PRESIGN_SECONDS)
             raise web.HTTPFound(url, headers={hdrs.CACHE_CONTROL: "no-store"})
-        rep = Representation(
-            path=entry.path,
-            size=entry.size,
-            content_type=content_type(entry.path),
-            etag=EntityTag(entry.xxh3_128),
-            last_modified=entry.mtime or index.published_at,
-            cache_control=cache,
-            digests=known_digests(entry),
-        )
+        rep = self._representation(index, entry, cache)
 
         async def opener() -> Any:
             return await open_object(
@@ -146,6 +140,26 @@ class DatasetRoutes:
             )
 
         return await respond(request, rep, opener)
+
+    def _representation(
+        self, index: ReleaseIndex, entry: ManifestEntry, cache: str
+    ) -> Representation:
+        """Built once per release, file and caching rule (releases never change)."""
+        key = (index.release_id, entry.path, cache)
+        rep = self._reps.get(key)
+        if rep is None:
+            if len(self._reps) >= MAX_REPRESENTATIONS:
+                self._reps.clear()
+            rep = self._reps[key] = Representation(
+                path=entry.path,
+                size=entry.size,
+                content_type=content_type(entry.path),
+                etag=EntityTag(entry.xxh3_128),
+                last_modified=entry.mtime or index.published_at,
+                cache_control=cache,
+                digests=known_digests(entry),
+            )
+        return rep
 
     async def _document(
         self, request: web.Request, ds: DatasetInfo, index: ReleaseIndex, name: str, cache: str
