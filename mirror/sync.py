@@ -183,6 +183,9 @@ async def published_digests(
     ):
         found.update(digests)
         held[path] = hashed
+    for entry in listing:
+        if entry.md5 and entry.path not in found:
+            found[entry.path] = Digest("md5", entry.md5)
     return found, held
 
 

@@ -143,3 +143,27 @@ def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
     assert numpy.array_equal(mirrored[:], values)
     digest = hashlib.sha256(mirrored[10:50, 5:70].tobytes()).hexdigest()
     assert digest == hashlib.sha256(values[10:50, 5:70].tobytes()).hexdigest()
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("server", ["moto", "rclone"])
+def test_single_part_s3_etags_are_checked_and_kept_as_md5(
+    cli: CLI, server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    root = tmp_path / "tree"
+    write_sample_tree(root, seed=23)
+    (root / "md5sum.txt").unlink()
+    endpoint: S3Endpoint = request.getfixturevalue(f"{server}_endpoint")
+    for name, value in endpoint.env().items():
+        if name.startswith("AWS_"):
+            cli.env[name] = value
+    url = upload_tree(endpoint, root, "pub/")
+    cli("source", "add", "ds", url, "--endpoint-url", endpoint.endpoint_url)
+    cli("sync", "ds")
+    catalog = Catalog(cli.env["DATAMIRROR_DB"])
+    try:
+        entries = catalog.release_entries(catalog.current_release("ds").id)
+    finally:
+        catalog.close()
+    held = {e.path: e.md5 for e in entries}
+    assert held == {p: hashlib.md5(data).hexdigest() for p, data in file_bytes(root).items()}

@@ -19,6 +19,8 @@ class SourceEntry:
     """A file in the source tree.
 
     `path` is relative to the source root, '/'-separated, as it will be published.
+    `md5` is a digest the protocol itself states for the bytes (an S3 ETag of an object
+    uploaded in one part), checked like a published checksum.
     `version` is whatever tells that the bytes changed without reading them: an ETag, or
     size and mtime joined; a file whose version moved during a sync is restarted.
     """
@@ -27,6 +29,7 @@ class SourceEntry:
     size: int
     mtime: datetime | None = None
     etag: str | None = None
+    md5: str | None = None
 
     @property
     def version(self) -> str:

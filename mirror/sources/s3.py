@@ -129,6 +129,7 @@ class S3Source:
                     item["Size"],
                     item.get("LastModified"),
                     plain_etag(item.get("ETag")),
+                    md5_of_etag(item.get("ETag")),
                 )
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
@@ -139,9 +140,11 @@ class S3Source:
         head = await self._call(
             self._url + path, self._client.head_object, Bucket=self.bucket, Key=key
         )
+        etag = head.get("ETag")
         return SourceEntry(
-            path, head["ContentLength"], head.get("LastModified"), plain_etag(head.get("ETag"))
-        )
+            path, head["ContentLength"], head.get("LastModified"), plain_etag(etag),
+            md5_of_etag(etag),
+        )  # fmt: skip
 
     async def read(
         self, path: str, byte_range: ByteRange | None = None, *, version: str | None = None
