@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -62,9 +63,7 @@ def open_catalog(ctx: click.Context) -> Catalog:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, db: str | None, store: str | None) -> None:
     """Mirror life-science datasets as verified, versioned releases and serve them."""
-    env = dict(__import__("os").environ)
-    if home:
-        env["DATAMIRROR_HOME"] = home
+    env = {**os.environ, **({"DATAMIRROR_HOME": home} if home else {})}
     base = Settings.from_env(env)
     ctx.obj = base.with_overrides(db_url=db, store_url=store)
 
