@@ -107,8 +107,15 @@ def combined_log(sink: LogSink) -> type[AbstractAccessLogger]:
             sink.add(
                 f"{request.remote or '-'} - - {_CLOCK.now()} "
                 f'"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}" '
-                f"{response.status} {response.body_length} "
+                f"{response.status} {_body_size(request, response)} "
                 f'"{h.get("Referer", "-")}" "{h.get("User-Agent", "-")}"\n'
             )
 
     return CombinedLog
+
+
+def _body_size(request: BaseRequest, response: StreamResponse) -> int:
+    """The body's size (`%b`): bytes sent by sendfile never pass aiohttp's writer."""
+    if request.method == "HEAD" or response.status in {204, 304}:
+        return 0
+    return response.content_length or 0

@@ -1,7 +1,7 @@
 """`datamirror serve`: N worker processes sharing one port (SO_REUSEPORT), each with its own
-event loop and aiohttp AppRunner; SIGTERM/SIGINT stop accepting and let in-flight
-downloads finish for up to `--grace` seconds. Access log in Combined Log Format
-(`serve.access_log`).
+event loop and aiohttp AppRunner (the command's own process is the first of them);
+SIGTERM/SIGINT stop accepting and let in-flight downloads finish for up to `--grace`
+seconds. Access log in Combined Log Format (`serve.access_log`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
 import click
@@ -79,19 +80,37 @@ def _url_host(host: str) -> str:
 
 
 def run_worker(
-    config: ServeConfig, host: str, port: int, grace: float, *, reuse_port: bool
+    config: ServeConfig,
+    host: str,
+    port: int,
+    grace: float,
+    *,
+    reuse_port: bool,
+    on_signal: Callable[[int], None] | None = None,
 ) -> None:
+    """Serve until SIGTERM/SIGINT; `on_signal` is also told of the signal (to pass it on)."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
-    asyncio.run(_serve_until_signalled(config, host, port, grace, reuse_port))
+    asyncio.run(_serve_until_signalled(config, host, port, grace, reuse_port, on_signal))
 
 
 async def _serve_until_signalled(
-    config: ServeConfig, host: str, port: int, grace: float, reuse_port: bool
+    config: ServeConfig,
+    host: str,
+    port: int,
+    grace: float,
+    reuse_port: bool,
+    on_signal: Callable[[int], None] | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping(signum: int) -> None:
+        stop.set()
+        if on_signal is not None:
+            on_signal(signum)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping, signum)
     access_log = LogSink(sys.stdout)
     runner = web.AppRunner(
         make_app(config),
@@ -110,22 +129,33 @@ async def _serve_until_signalled(
 
 
 def _run_workers(config: ServeConfig, host: str, port: int, grace: float, count: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    procs: list[BaseProcess] = [
+    """This process is a worker too, next to `count - 1` children. They are forked before any
+    event loop or thread exists, so they share this process's loaded code (no re-import, no
+    resource tracker): memory grows by one worker's own data per worker, not a whole
+    interpreter plus a supervisor."""
+    context = multiprocessing.get_context("fork")
+    children: list[BaseProcess] = [
         context.Process(
             target=run_worker, args=(config, host, port, grace), kwargs={"reuse_port": True}
         )
-        for _ in range(count)
+        for _ in range(count - 1)
     ]
-    for proc in procs:
-        proc.start()
+    for child in children:
+        child.start()
 
-    def forward(signum: int, _frame: object) -> None:
-        for proc in procs:
-            if proc.pid is not None and proc.is_alive():
-                os.kill(proc.pid, signum)
+    def forward(signum: int) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for proc in procs:
-        proc.join()
+    def early(signum: int, _frame: object) -> None:
+        forward(signum)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, early)  # until this process's event loop takes over
+    signal.signal(signal.SIGINT, early)
+    try:
+        run_worker(config, host, port, grace, reuse_port=True, on_signal=forward)
+    finally:
+        for child in children:
+            child.join()

@@ -6,6 +6,7 @@ Each segment is decoded on its own, so an encoded `/` (`%2f`) or a dot segment (
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -24,7 +25,9 @@ class DatasetPath:
     slash: bool  # the request path ends with `/`
 
 
+@functools.lru_cache(maxsize=4096)
 def split_dataset_path(raw_path: str) -> DatasetPath:
+    """Pure, and asked of the same hot paths over and over: remembered (LRU)."""
     if not raw_path.startswith(PREFIX):
         raise InvalidPathError(f"{raw_path!r} is not under {PREFIX}")
     segments = [_decode(s) for s in raw_path[len(PREFIX) :].split("/")]
@@ -45,6 +48,6 @@ def _decode(segment: str) -> str:
         decoded = unquote(segment, errors="strict")
     except UnicodeDecodeError:
         raise InvalidPathError(f"path segment {segment!r} is not UTF-8") from None
-    if decoded in {".", ".."} or any(c in decoded for c in "/\\\x00"):
+    if decoded in {".", ".."} or "/" in decoded or "\\" in decoded or "\x00" in decoded:
         raise InvalidPathError(f"path segment {segment!r} is not allowed")
     return decoded
