@@ -365,6 +365,19 @@ class Catalog:
                 )
             )  # fmt: skip
 
+    def add_parts(self, transfer_id: int, parts: Sequence[tuple[int, int, int, str]]) -> None:
+        """Record several landed parts, (number, offset, length, xxh3_128) each, at once."""
+        if not parts:
+            return
+        with self.session() as session:
+            session.add_all(
+                TransferPart(
+                    transfer_id=transfer_id, number=number, offset=offset, length=length,
+                    xxh3_128=digest,
+                )
+                for number, offset, length, digest in parts
+            )  # fmt: skip
+
     def finish_transfer(self, release_id: int, path: str) -> None:
         with self.session() as session:
             session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc as pygc
 
 import click
 
@@ -116,6 +117,8 @@ def sync(
     )
     settings = _settings(ctx)
     catalog = Catalog.from_settings(settings)
+    # What the imports made lives as long as the process: keep the collector off it.
+    pygc.freeze()
     try:
         report = asyncio.run(
             sync_dataset(settings, catalog, name, options, make_progress(quiet=quiet, bar=progress))

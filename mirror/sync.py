@@ -115,9 +115,11 @@ async def run_sync(
     return report
 
 
-def effective_part_size(store: Store, part_size: int) -> int:
-    """S3 multipart uploads reject parts under 5 MiB (but the last); files on disk do not."""
-    return part_size if isinstance(store, SupportsLocalPath) else max(part_size, MIN_S3_PART)
+def effective_part_size(store: Store, part_size: int, memory: int) -> int:
+    """No larger than the byte budget (a part is held whole until hashed); S3 multipart
+    uploads reject parts under 5 MiB (but the last), files on disk do not."""
+    size = min(part_size, memory)
+    return size if isinstance(store, SupportsLocalPath) else max(size, MIN_S3_PART)
 
 
 def _building_or_new(catalog: Catalog, name: str) -> Release:
@@ -141,7 +143,7 @@ async def _build(
     progress.start(len(todo), sum(f.entry.size for f in todo))
     ctx = TransferContext(
         catalog, store, source, dataset.name, release.name, release.id,
-        effective_part_size(store, options.part_size),
+        effective_part_size(store, options.part_size, options.memory),
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
         TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
     )  # fmt: skip

@@ -7,7 +7,8 @@ whole-file digests of a chunked file are computed in file order while the parts 
 (`OrderedHasher`); only a resumed file, whose earlier parts are not in memory, is read back.
 
 Memory is bounded by the sync's byte budget: a part holds its length of it from before its
-first byte arrives until its bytes are hashed and stored; a small file holds its size.
+first byte arrives until its bytes are hashed and stored (a part written at its offset gets
+it back chunk by chunk as the hasher passes); a small file holds its size.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mirror.bandwidth import TokenBucket
 from mirror.budget import ByteBudget
 from mirror.digests import FileDigests
 from mirror.ordered_hash import OrderedHasher
+from mirror.part_log import PartLog
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress
 from mirror.sources.base import Source, SourceEntry
@@ -113,18 +115,21 @@ async def fetch_parts(
     ranges = part_ranges(entry.size, state.part_size)
     missing = [(n, r) for n, r in enumerate(ranges, start=1) if n not in state.landed]
     resumed = bool(state.landed)
+    log = PartLog(ctx.catalog, state.id)
     try:
-        hasher = OrderedHasher(len(missing), None if resumed else digests)
+        hasher = OrderedHasher(len(missing), None if resumed else digests, ctx.budget)
         async with hasher, asyncio.TaskGroup() as group:
             for index, (number, span) in enumerate(missing):
                 part = Part(index, number, span)
-                group.create_task(fetch_part(ctx, writer, state, entry, hasher, part))
+                group.create_task(fetch_part(ctx, writer, entry, hasher, log, part))
     except ExceptionGroup as failures:
+        await log.flush()
         first = failures.exceptions[0]
         if isinstance(first, SourceChangedError):
             await writer.abort()
             await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
         raise first from None
+    await log.flush()
     await writer.complete()
     if resumed:
         await read_back(ctx.store, key, entry, digests)
@@ -164,22 +169,24 @@ class Part:
 
 
 async def fetch_part(
-    ctx: TransferContext, writer: PartWriter, state: TransferState, entry: SourceEntry,
-    hasher: OrderedHasher, part: Part,
+    ctx: TransferContext, writer: PartWriter, entry: SourceEntry, hasher: OrderedHasher,
+    log: PartLog, part: Part,
 ) -> None:  # fmt: skip
     """One part: its bytes held from the budget until they are hashed and stored."""
-    async with ctx.budget.hold(part.span.length):
-        if isinstance(writer, SupportsWriteAt):
+    if isinstance(writer, SupportsWriteAt):
+        hasher.lend(part.index, await ctx.budget.acquire(part.span.length))
+        try:
             await stream_part(ctx, writer, entry, hasher, part)
             digest = await hasher.part_digest(part.index)
-        else:
+        finally:
+            hasher.forfeit(part.index)
+    else:
+        async with ctx.budget.hold(part.span.length):
             buffer = await buffer_part(ctx, entry, hasher, part)
             digest, _ = await asyncio.gather(
                 hasher.part_digest(part.index), writer.write_part(part.number, buffer)
             )
-    span = part.span
-    await asyncio.to_thread(ctx.catalog.add_part, state.id, part.number, span.start,
-                            span.length, digest)  # fmt: skip
+    await log.add(part.number, part.span, digest)
 
 
 async def stream_part(
