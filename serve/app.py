@@ -24,7 +24,7 @@ from sqlalchemy import text
 from catalog.errors import StoreError
 from catalog.repository import Catalog
 from catalog.store import Store, open_store
-from catalog.store.base import SupportsLocalPath
+from catalog.store.base import SupportsLocalPath, SupportsPresign
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api import API, CuratorApi
 from serve.api import add_routes as add_api_routes
@@ -35,6 +35,7 @@ from serve.hot_cache import HotCache
 from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
 from serve.open_files import OpenFiles
 from serve.problems import problem_middleware
+from serve.remote_reads import PresignedUrls, RemoteReader
 from serve.routes import DatasetRoutes
 
 
@@ -93,12 +94,16 @@ def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator
         app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), _key_source(config, catalog))
         app[API] = CuratorApi(catalog, config.source_allowlist)
         files = OpenFiles(store.local_path) if isinstance(store, SupportsLocalPath) else None
+        remote = None
+        if files is None and isinstance(store, SupportsPresign):
+            remote = RemoteReader(store, PresignedUrls(store))
         app[ROUTES] = DatasetRoutes(
             view=CatalogView(catalog, ttl=config.ttl),
             store=store,
             documents=Documents(store),
             hot=HotCache(config.hot_cache_bytes),
             files=files,
+            remote=remote,
             sendfile=config.sendfile,
             redirect_to_store=config.redirect_to_store,
         )
@@ -107,6 +112,8 @@ def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator
         finally:
             if files is not None:
                 files.close()
+            if remote is not None:
+                await remote.close()
             await store.close()
             await asyncio.to_thread(catalog.close)
 

@@ -35,6 +35,7 @@ from serve.ranges import (
     parse_range,
     unsatisfied_range,
 )
+from serve.remote_reads import RemoteReader
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
@@ -184,10 +185,17 @@ def multipart_segments(
 
 
 async def open_object(
-    store: Store, key: str, size: int, *, hot: HotCache, files: OpenFiles | None, sendfile: bool
+    store: Store,
+    key: str,
+    size: int,
+    *,
+    hot: HotCache,
+    files: OpenFiles | None,
+    sendfile: bool,
+    remote: RemoteReader | None = None,
 ) -> Sender:
     """The sender for an object: a held-open file if local (`files` given), from the hot cache
-    if small, else a stream."""
+    if small, by presigned HTTP reads if `remote` is given, else a stream."""
     if files is not None:
         handle = await files.acquire(key, size)
         return LocalFileSender(files, handle, sendfile=sendfile)
@@ -199,4 +207,6 @@ async def open_object(
                 raise StoreError(f"object {key} has {len(data)} bytes, the catalog says {size}")
             hot.put(key, data)
         return BytesSender(data)
+    if remote is not None:
+        return remote.sender(key)
     return StreamSender(store, key)

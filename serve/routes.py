@@ -27,6 +27,7 @@ from serve.open_files import OpenFiles
 from serve.pages import index_html, index_json, landing_html, landing_json
 from serve.problems import ProblemError
 from serve.release_index import ReleaseIndex
+from serve.remote_reads import RemoteReader
 from serve.url_paths import DatasetPath, split_dataset_path
 
 NO_CACHE = "no-cache"
@@ -41,6 +42,7 @@ class DatasetRoutes:
     documents: Documents
     hot: HotCache
     files: OpenFiles | None = None  # local stores only
+    remote: RemoteReader | None = None  # stores that presign
     sendfile: bool = True
     redirect_to_store: bool = False
     _reps: dict[tuple[int, str, str], Representation] = field(default_factory=dict)
@@ -137,6 +139,7 @@ class DatasetRoutes:
                 hot=self.hot,
                 files=self.files,
                 sendfile=self.sendfile,
+                remote=self.remote,
             )
 
         return await respond(request, rep, opener)
