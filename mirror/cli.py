@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc as pygc
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -23,6 +24,7 @@ from mirror.sync import (
     run_sync,
 )
 
+IO_THREADS = 32
 UNITS = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024**4}
 
 
@@ -47,6 +49,9 @@ def parse_size(text: str) -> int:
 async def sync_dataset(
     settings: Settings, catalog: Catalog, name: str, options: SyncOptions, progress: Progress
 ) -> SyncReport:
+    # Stores and the catalog block in threads (a put is a write, an fsync and a rename):
+    # thousands of small files need more of them in flight than asyncio's default.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(IO_THREADS))
     dataset = await asyncio.to_thread(catalog.get_dataset, name)
     store = open_store(settings.store_url, s3_endpoint=settings.s3_endpoint)
     source = open_source(dataset.url, dataset.options)

@@ -58,6 +58,11 @@ class FileDigests:
         hasher = self._extra.get(algorithm)
         return hasher.hexdigest() if hasher else None
 
+    @property
+    def finish_blocks(self) -> bool:
+        """Whether `finish` may wait (on BSD `sum`'s helper process)."""
+        return "sum" in self._extra
+
     def finish(self) -> None:
         """Compute every digest (BSD `sum` may wait on its helper process: call in a thread)."""
         for hasher in self._extra.values():

@@ -27,6 +27,7 @@ from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
+from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
 from mirror.digests import xxh3_128_of
@@ -50,7 +51,7 @@ from mirror.transfer import Fetched, TransferContext, fetch_file
 MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
-DEFAULT_PARALLEL = 32
+DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
 FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
 
@@ -145,10 +146,13 @@ async def _build(
         catalog, store, source, dataset.name, release.name, release.id,
         effective_part_size(store, options.part_size, options.memory),
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
-        TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
+        entries=Batched(lambda batch: catalog.add_entries(release.id, batch)),
+        bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
     )  # fmt: skip
     try:
         outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+        if ctx.entries is not None:
+            await ctx.entries.flush()
     finally:
         progress.close()
     if not outcome.errors:

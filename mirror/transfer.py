@@ -22,10 +22,10 @@ from catalog.manifest import ManifestEntry
 from catalog.repository import Catalog, TransferState
 from catalog.store.base import ByteRange, PartWriter, Store, SupportsWriteAt
 from mirror.bandwidth import TokenBucket
+from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.digests import FileDigests
 from mirror.ordered_hash import OrderedHasher
-from mirror.part_log import PartLog
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress
 from mirror.sources.base import Source, SourceEntry
@@ -47,6 +47,7 @@ class TransferContext:
     slots: asyncio.Semaphore
     budget: ByteBudget
     progress: Progress
+    entries: Batched[ManifestEntry] | None = None
     bucket: TokenBucket | None = None
 
     async def received(self, nbytes: int) -> None:
@@ -72,7 +73,10 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
         transferred, resumed = await fetch_whole(ctx, entry, key, digests), False
     else:
         transferred, resumed = await fetch_parts(ctx, entry, key, digests)
-    await asyncio.to_thread(digests.finish)
+    if digests.finish_blocks:
+        await asyncio.to_thread(digests.finish)
+    else:
+        digests.finish()
     try:
         digests.check(entry.path, planned.expected)
     except ChecksumMismatchError:
@@ -83,8 +87,11 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
         mtime=entry.mtime, md5=digests.hexdigest("md5"), sha256=digests.hexdigest("sha256"),
         source_etag=entry.version,
     )  # fmt: skip
-    await asyncio.to_thread(ctx.catalog.add_entries, ctx.release_id, [manifest_entry])
-    await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+    if entry.size <= ctx.part_size and ctx.entries is not None:
+        await ctx.entries.add(manifest_entry)
+    else:
+        await asyncio.to_thread(ctx.catalog.add_entries, ctx.release_id, [manifest_entry])
+        await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
     ctx.progress.file_done()
     return Fetched(manifest_entry, transferred, resumed)
 
@@ -115,7 +122,7 @@ async def fetch_parts(
     ranges = part_ranges(entry.size, state.part_size)
     missing = [(n, r) for n, r in enumerate(ranges, start=1) if n not in state.landed]
     resumed = bool(state.landed)
-    log = PartLog(ctx.catalog, state.id)
+    log = part_log(ctx.catalog, state.id)
     try:
         hasher = OrderedHasher(len(missing), None if resumed else digests, ctx.budget)
         async with hasher, asyncio.TaskGroup() as group:
@@ -159,6 +166,14 @@ async def open_writer(
     return writer, state
 
 
+LandedRecord = tuple[int, int, int, str]
+
+
+def part_log(catalog: Catalog, transfer_id: int) -> Batched[LandedRecord]:
+    """Landed parts (number, offset, length, xxh3-128), committed in batches."""
+    return Batched(lambda batch: catalog.add_parts(transfer_id, batch))
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """Part `number` of the upload, the `index`-th this attempt fetches, covering `span`."""
@@ -170,7 +185,7 @@ class Part:
 
 async def fetch_part(
     ctx: TransferContext, writer: PartWriter, entry: SourceEntry, hasher: OrderedHasher,
-    log: PartLog, part: Part,
+    log: Batched[LandedRecord], part: Part,
 ) -> None:  # fmt: skip
     """One part: its bytes held from the budget until they are hashed and stored."""
     if isinstance(writer, SupportsWriteAt):
@@ -186,7 +201,7 @@ async def fetch_part(
             digest, _ = await asyncio.gather(
                 hasher.part_digest(part.index), writer.write_part(part.number, buffer)
             )
-    await log.add(part.number, part.span, digest)
+    await log.add((part.number, part.span.start, part.span.length, digest))
 
 
 async def stream_part(

@@ -45,7 +45,7 @@ class HTTPSource:
         url: str,
         *,
         connections_per_host: int = 16,
-        listing_concurrency: int = 8,
+        listing_concurrency: int = 32,
         policy: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
