@@ -10,6 +10,7 @@ exact; every rounded size carries a unit letter.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 NGINX_DATE = re.compile(r"\b(\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}(?::\d{2})?)")
 ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?)")
 EXACT_SIZE = re.compile(r"^\d+$")
+PLAIN_CHILD = re.compile(r"^(?!\.\.?/?$)[^/:?#\\]+/?$")
 SKIPPED_HREF_PREFIXES = ("?", "#", "mailto:", "javascript:", "data:")
 
 
@@ -103,6 +105,9 @@ def child_name(href: str, page_url: str) -> str | None:
     """The child's name when `href` points at a direct child of the listed folder."""
     if not href or href.startswith(SKIPPED_HREF_PREFIXES):
         return None
+    if PLAIN_CHILD.match(href):
+        # a bare relative name ("x.fa", "sub/") resolves to itself: no URL joining needed
+        return _decoded_name(href)
     base = page_url if page_url.endswith("/") else page_url + "/"
     target = urlsplit(urljoin(base, href))
     folder = urlsplit(base)
@@ -110,8 +115,12 @@ def child_name(href: str, page_url: str) -> str | None:
         return None
     if not target.path.startswith(folder.path):
         return None
+    return _decoded_name(target.path[len(folder.path) :])
+
+
+def _decoded_name(path: str) -> str | None:
     try:
-        rest = unquote(target.path[len(folder.path) :], errors="strict").removesuffix("/")
+        rest = unquote(path, errors="strict").removesuffix("/")
     except UnicodeDecodeError:  # not UTF-8: no name we could publish and fetch back
         return None
     if not rest or "/" in rest or rest in {".", ".."} or "\x00" in rest:
@@ -133,6 +142,7 @@ def row_time_and_size(row: str) -> tuple[datetime | None, int | None]:
     return None, None
 
 
+@functools.lru_cache(maxsize=4096)  # a listing's files share few distinct minutes
 def _parse_time(text: str, formats: tuple[str, ...]) -> datetime | None:
     for fmt in formats:
         try:
