@@ -121,8 +121,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
             status = exc.status
             raise
         status = response.status
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            return response  # the client left mid-answer: aiohttp drops the connection quietly
         sent = _body_bytes(request, response)
         return response
     finally:
