@@ -46,7 +46,7 @@ from mirror.publish import flip, write_release_files
 from mirror.report import FileError, SyncReport
 from mirror.retry import RetryPolicy
 from mirror.sources.base import Source, SourceEntry
-from mirror.transfer import Fetched, TransferContext, fetch_file
+from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, fetch_file
 
 MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB
@@ -117,10 +117,12 @@ async def run_sync(
 
 
 def effective_part_size(store: Store, part_size: int, memory: int) -> int:
-    """No larger than the byte budget (a part is held whole until hashed); S3 multipart
-    uploads reject parts under 5 MiB (but the last), files on disk do not."""
-    size = min(part_size, memory)
-    return size if isinstance(store, SupportsLocalPath) else max(size, MIN_S3_PART)
+    """No larger than the byte budget can hold (a whole part sent to S3 costs twice its
+    size); S3 multipart uploads reject parts under 5 MiB (but the last), files on disk
+    do not."""
+    if isinstance(store, SupportsLocalPath):
+        return min(part_size, memory)
+    return max(min(part_size, memory // WHOLE_PART_COST), MIN_S3_PART)
 
 
 def _building_or_new(catalog: Catalog, name: str) -> Release:
