@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from pathlib import Path
+from typing import cast
 
 import pytest
 import xxhash
 
+from catalog.store.base import Store
+from catalog.store.local import LocalStore
 from mirror.budget import ByteBudget
 from mirror.digests import FileDigests
 from mirror.ordered_hash import OrderedHasher
+from mirror.sync import MiB, effective_part_size
 
 
 def test_a_budget_never_lends_more_than_its_capacity_and_serves_waiters_in_turn() -> None:
@@ -103,3 +108,12 @@ def test_an_abandoned_hasher_stops_its_thread() -> None:
         return hasher.running
 
     assert asyncio.run(scenario()) is False
+
+
+def test_a_part_never_exceeds_what_the_memory_budget_can_hold(tmp_path: Path) -> None:
+    local = LocalStore(tmp_path)
+    remote = cast(Store, object())  # any store whose objects are not local files
+    assert effective_part_size(local, 64 * MiB, 48 * MiB) == 48 * MiB
+    assert effective_part_size(local, 2 * MiB, 48 * MiB) == 2 * MiB
+    assert effective_part_size(remote, 64 * MiB, 48 * MiB) == 24 * MiB
+    assert effective_part_size(remote, 2 * MiB, 48 * MiB) == 5 * MiB
