@@ -6,20 +6,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.errors import ConfigError, DatamirrorError
+from catalog.migrations import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _alembic_config() -> Config:
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -54,13 +53,12 @@ def create_catalog_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-            if current == head:
-                return
+        if current_revision(engine) == HEAD:
+            return
+        from alembic import command
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         with engine.begin() as connection:
             config = _alembic_config()
             config.attributes["connection"] = connection
@@ -70,6 +68,25 @@ def migrate(engine: Engine) -> None:
             f"cannot reach the catalog database: {_first_line(exc.orig)}",
             hint="check DATAMIRROR_DB and that the database server is running",
         ) from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None for a new database."""
+    with engine.connect() as connection:
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError) as exc:
+            if "alembic_version" not in str(exc.orig):
+                raise
+            return None
+
+
+def head_revision() -> str | None:
+    """The newest revision in versions/, as alembic reads it."""
+    from alembic.script import ScriptDirectory
+
+    head: str | None = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return head
 
 
 def _first_line(error: BaseException | None) -> str:

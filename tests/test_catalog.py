@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
 
+from catalog.db import head_revision
 from catalog.errors import (
     DuplicateDatasetError,
     InvalidNameError,
@@ -16,6 +19,7 @@ from catalog.errors import (
     UnknownReleaseError,
 )
 from catalog.manifest import ManifestEntry, dump_manifest, load_manifest
+from catalog.migrations import HEAD
 from catalog.models import ReleaseState
 from catalog.repository import Catalog, DatasetSpec
 
@@ -153,3 +157,18 @@ def test_a_manifest_round_trips_through_json() -> None:
     header, loaded = load_manifest(dump_manifest("ds", "r1", "https://example.org/", entries))
     assert header["dataset"] == "ds"
     assert loaded == sorted(entries, key=lambda e: e.path)
+
+
+def test_the_recorded_head_revision_is_the_newest_migration() -> None:
+    assert head_revision() == HEAD
+
+
+def test_a_current_schema_is_opened_without_importing_alembic(
+    catalog: Catalog, db_url: str
+) -> None:
+    probe = (
+        "import sys; from catalog.repository import Catalog; "
+        f"Catalog({db_url!r}).close(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
