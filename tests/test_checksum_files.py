@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mirror.checksum_files import (
     parse_metalink,
     resolve,
 )
+from tests.fixtures.net import require_binary
 
 FILES = {
     "a.txt": b"hello\n",
@@ -30,8 +30,7 @@ FILES = {
 
 
 def tool(*argv: str, cwd: Path) -> str:
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} is not installed (coreutils)")
+    argv = (require_binary(argv[0], "coreutils"), *argv[1:])
     return subprocess.run(argv, cwd=cwd, capture_output=True, check=True, text=True).stdout
 
 
@@ -190,9 +189,8 @@ def test_names_that_leave_the_dataset_are_dropped() -> None:
 
 
 def system_sum(data: bytes) -> str:
-    if shutil.which("sum") is None:
-        pytest.skip("sum is not installed (coreutils)")
-    return subprocess.run(["sum"], input=data, capture_output=True, check=True).stdout.decode()
+    argv = [require_binary("sum", "coreutils")]
+    return subprocess.run(argv, input=data, capture_output=True, check=True).stdout.decode()
 
 
 SIZES = [0, 1, 1023, 1024, 1025, INLINE_LIMIT, INLINE_LIMIT + 1, 3 * INLINE_LIMIT + 17]

