@@ -282,12 +282,6 @@ class Catalog:
             dataset.current_release_id = release.id
             return release
 
-    def set_release_state(self, release_id: int, state: ReleaseState) -> None:
-        with self.session() as session:
-            release = session.get(Release, release_id)
-            assert release is not None
-            release.state = state
-
     # sync runs
 
     def start_run(self, dataset: str, release_id: int) -> SyncRun:
@@ -353,17 +347,6 @@ class Catalog:
             session.add(row)
             session.flush()
             return TransferState(row.id, key, size, part_size, version, upload_id, frozenset())
-
-    def add_part(
-        self, transfer_id: int, number: int, offset: int, length: int, xxh3_128: str
-    ) -> None:
-        with self.session() as session:
-            session.add(
-                TransferPart(
-                    transfer_id=transfer_id, number=number, offset=offset, length=length,
-                    xxh3_128=xxh3_128,
-                )
-            )  # fmt: skip
 
     def add_parts(self, transfer_id: int, parts: Sequence[tuple[int, int, int, str]]) -> None:
         """Record several landed parts, (number, offset, length, xxh3_128) each, at once."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from catalog.config import Settings
 from catalog.repository import Catalog
 from catalog.store import open_store
@@ -12,8 +14,8 @@ async def collect_garbage(settings: Settings, *, dry_run: bool = False) -> tuple
     catalog = Catalog.from_settings(settings)
     store = open_store(settings.store_url, s3_endpoint=settings.s3_endpoint)
     try:
-        referenced = catalog.retained_keys()
-        releases = catalog.retained_releases()
+        referenced = await asyncio.to_thread(catalog.retained_keys)
+        releases = await asyncio.to_thread(catalog.retained_releases)
         deleted = kept = 0
         async for info in store.list("objects/"):
             if info.key in referenced:

@@ -8,7 +8,6 @@ again). Publishing flips the current release only after every file is verified.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +16,6 @@ from catalog.errors import (
     ChecksumMismatchError,
     DatamirrorError,
     EmptyListingError,
-    ObjectNotFoundError,
     SourceChangedError,
     SyncAbortedError,
 )
@@ -212,9 +210,7 @@ async def _prepare_release(
     reused = [f.previous for f in plan.files if f.action is Action.UNCHANGED and f.previous]
     await asyncio.to_thread(catalog.add_entries, release_id, reused)
     keep = await asyncio.to_thread(catalog.open_upload_ids, release_id)
-    # rclone's S3 server answers the uploads listing of an empty prefix with NoSuchKey
-    with contextlib.suppress(ObjectNotFoundError):
-        await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
+    await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
 
 
 def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[PlannedFile]:

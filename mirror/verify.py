@@ -37,8 +37,8 @@ async def verify_release(settings: Settings, dataset: str, release: str) -> list
     catalog = Catalog.from_settings(settings)
     store = open_store(settings.store_url, s3_endpoint=settings.s3_endpoint)
     try:
-        found = catalog.get_release(dataset, release)
-        entries = catalog.release_entries(found.id)
+        found = await asyncio.to_thread(catalog.get_release, dataset, release)
+        entries = await asyncio.to_thread(catalog.release_entries, found.id)
         slots = asyncio.Semaphore(CONCURRENCY)
 
         async def one(entry: ManifestEntry) -> str | None:

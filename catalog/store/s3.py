@@ -243,10 +243,13 @@ class S3Store:
             Bucket=self.bucket, Prefix=self.prefix + prefix
         )
         stale: builtins.list[tuple[str, str]] = []
-        async for page in self._pages(prefix, iter(pages)):
-            for upload in page.get("Uploads", []):
-                if upload["UploadId"] not in keep:
-                    stale.append((upload["Key"][len(self.prefix) :], upload["UploadId"]))
+        try:
+            async for page in self._pages(prefix, iter(pages)):
+                for upload in page.get("Uploads", []):
+                    if upload["UploadId"] not in keep:
+                        stale.append((upload["Key"][len(self.prefix) :], upload["UploadId"]))
+        except ObjectNotFoundError:
+            return 0  # rclone's S3 server answers an empty uploads listing with NoSuchUpload
         for key, upload_id in stale:
             await S3PartWriter(self, key, upload_id, 0).abort()
         return len(stale)
