@@ -191,7 +191,8 @@ def releases(ctx: click.Context, name: str, as_json: bool) -> None:
     catalog = open_catalog(ctx)
     ds = catalog.get_dataset(name)
     rows = catalog.list_releases(name)
-    runs = {r.release_id: r for r in catalog.list_runs(name)}
+    all_runs = catalog.list_runs(name)
+    runs = {r.release_id: r for r in all_runs if r.release_id is not None}
     if as_json:
         out = [
             {
@@ -209,7 +210,6 @@ def releases(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     if not rows:
         click.echo(f"{name} has no releases yet; run `datamirror sync {name}`")
-        return
     for r in rows:
         mark = "*" if r.id == ds.current_release_id else " "
         when = r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else "-"
@@ -222,6 +222,10 @@ def releases(ctx: click.Context, name: str, as_json: bool) -> None:
         if run and run.error:
             line += f"\terror: {run.error}"
         click.echo(line)
+    if all_runs and all_runs[-1].release_id is None:
+        last = all_runs[-1]
+        outcome = last.error or (last.report or {}).get("summary") or last.state.value
+        click.echo(f"last sync {last.started_at:%Y-%m-%d %H:%M}: {outcome}")
 
 
 def main(argv: list[str] | None = None) -> None:

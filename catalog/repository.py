@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -239,20 +239,18 @@ class Catalog:
             session.execute(
                 delete(Entry).where(Entry.release_id == release_id, Entry.path.in_(paths))
             )
-            session.add_all(
-                Entry(
-                    release_id=release_id,
-                    path=e.path,
-                    size=e.size,
-                    mtime=e.mtime,
-                    object_key=e.key,
-                    xxh3_128=e.xxh3_128,
-                    md5=e.md5,
-                    sha256=e.sha256,
-                    source_etag=e.source_etag,
-                )
-                for e in entries
-            )
+            # a bulk INSERT (executemany): building ORM objects costs 5x more per row
+            session.execute(
+                insert(Entry),
+                [
+                    {
+                        "release_id": release_id, "path": e.path, "size": e.size,
+                        "mtime": e.mtime, "object_key": e.key, "xxh3_128": e.xxh3_128,
+                        "md5": e.md5, "sha256": e.sha256, "source_etag": e.source_etag,
+                    }
+                    for e in entries
+                ],
+            )  # fmt: skip
 
     def remove_entries(self, release_id: int, keep_paths: set[str]) -> int:
         """Drop entries of a building release whose paths are not in `keep_paths`."""
@@ -284,12 +282,19 @@ class Catalog:
 
     # sync runs
 
-    def start_run(self, dataset: str, release_id: int) -> SyncRun:
+    def start_run(self, dataset: str, release_id: int | None) -> SyncRun:
+        """A running sync; `release_id` None until it knows which release it builds."""
         ds = self.get_dataset(dataset)
         run = SyncRun(dataset_id=ds.id, release_id=release_id)
         with self.session() as session:
             session.add(run)
         return run
+
+    def attach_run(self, run_id: int, release_id: int) -> None:
+        with self.session() as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            run.release_id = release_id
 
     def finish_run(
         self, run_id: int, state: RunState, report: dict[str, Any], error: str | None = None
@@ -353,12 +358,15 @@ class Catalog:
         if not parts:
             return
         with self.session() as session:
-            session.add_all(
-                TransferPart(
-                    transfer_id=transfer_id, number=number, offset=offset, length=length,
-                    xxh3_128=digest,
-                )
-                for number, offset, length, digest in parts
+            session.execute(
+                insert(TransferPart),
+                [
+                    {
+                        "transfer_id": transfer_id, "number": number, "offset": offset,
+                        "length": length, "xxh3_128": digest,
+                    }
+                    for number, offset, length, digest in parts
+                ],
             )  # fmt: skip
 
     def finish_transfer(self, release_id: int, path: str) -> None:

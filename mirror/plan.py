@@ -40,6 +40,11 @@ class Plan:
     def to_fetch(self) -> list[PlannedFile]:
         return [f for f in self.files if f.action is not Action.UNCHANGED]
 
+    @property
+    def up_to_date(self) -> bool:
+        """Nothing new, changed or removed: the current release is the source's state."""
+        return not self.removed and all(f.action is Action.UNCHANGED for f in self.files)
+
 
 def selected(
     entries: Iterable[SourceEntry], include: Sequence[str], exclude: Sequence[str]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Never, Protocol, TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Never, Protocol, TextIO
 
 from mirror.report import human_bytes
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 LINE_EVERY = 2.0
 
@@ -47,6 +48,8 @@ class BarProgress:
         self._total_files = 0
 
     def start(self, files: int, total_bytes: int) -> None:
+        from tqdm import tqdm  # 30 ms of imports that only a terminal needs
+
         self._total_files = files
         self._bar = bar = tqdm(
             total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,

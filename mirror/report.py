@@ -29,6 +29,7 @@ class SyncReport:
     total_bytes: int = 0
     seconds: float = 0.0
     published: bool = False
+    up_to_date: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
 
     @property
@@ -38,7 +39,10 @@ class SyncReport:
 
     @property
     def summary(self) -> str:
-        outcome = "published" if self.published else "not published"
+        if self.up_to_date:
+            outcome = f"nothing changed; {self.release} stays current"
+        else:
+            outcome = "published" if self.published else "not published"
         line = (
             f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.failed} failed; "

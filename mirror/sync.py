@@ -19,7 +19,7 @@ from catalog.errors import (
     SourceChangedError,
     SyncAbortedError,
 )
-from catalog.layout import dataset_objects_prefix
+from catalog.layout import dataset_objects_prefix, object_key
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
@@ -83,23 +83,38 @@ async def run_sync(
     options: SyncOptions = SyncOptions(),
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Sync dataset `name` from `source` into `store`; raise when nothing was published."""
+    """Sync dataset `name` from `source` into `store`; raise when nothing was published.
+
+    A source that has not changed since the current release publishes no new release:
+    the run is recorded, and its report says the current release is up to date.
+    """
     started = time.monotonic()
     dataset = await asyncio.to_thread(catalog.get_dataset, name)
-    release = await asyncio.to_thread(_building_or_new, catalog, name)
-    await asyncio.to_thread(catalog.abandon_runs, release.id)
-    run = await asyncio.to_thread(catalog.start_run, name, release.id)
-    report = SyncReport(name, release.name)
+    resuming = await asyncio.to_thread(catalog.building_release, name)
+    if resuming is not None:
+        await asyncio.to_thread(catalog.abandon_runs, resuming.id)
+    run = await asyncio.to_thread(catalog.start_run, name, resuming.id if resuming else None)
+    report = SyncReport(name, resuming.name if resuming else "")
     try:
-        report = await _build(catalog, store, source, dataset, release, options, progress)
-        report = replace(report, seconds=time.monotonic() - started)
-        if report.errors:
-            raise SyncAbortedError(
-                f"{report.failed} file(s) failed; release {release.name} was not published",
-                hint=f"see the errors above; `datamirror sync {name}` again resumes the release",
+        listing, plan = await plan_sync(catalog, source, dataset, options)
+        if resuming is None and dataset.current_release_id is not None and plan.up_to_date:
+            current = await asyncio.to_thread(catalog.current_release, name)
+            report = make_report(name, current.name, plan, listing, Outcome((), ()))
+            report = replace(report, up_to_date=True)
+        else:
+            release = (
+                resuming
+                if resuming is not None
+                else await asyncio.to_thread(catalog.new_release, name)
             )
-        await asyncio.to_thread(flip, catalog, name, release.id, options.keep or dataset.keep)
-        report = replace(report, published=True)
+            await asyncio.to_thread(catalog.attach_run, run.id, release.id)
+            report = SyncReport(name, release.name)
+            report = await _build(catalog, store, source, dataset, release, listing, plan,
+                                  options, progress)  # fmt: skip
+            check_complete(replace(report, seconds=time.monotonic() - started))
+            await asyncio.to_thread(flip, catalog, name, release.id, options.keep or dataset.keep)
+            report = replace(report, published=True)
+        report = replace(report, seconds=time.monotonic() - started)
     except (DatamirrorError, OSError) as exc:
         report = replace(report, seconds=time.monotonic() - started)
         await asyncio.to_thread(
@@ -114,6 +129,14 @@ async def run_sync(
     return report
 
 
+def check_complete(report: SyncReport) -> None:
+    if report.errors:
+        raise SyncAbortedError(
+            f"{report.failed} file(s) failed; release {report.release} was not published",
+            hint=f"see the errors above; `datamirror sync {report.dataset}` again resumes it",
+        )
+
+
 def effective_part_size(store: Store, part_size: int, memory: int) -> int:
     """No larger than the byte budget can hold (a whole part sent to S3 costs twice its
     size); S3 multipart uploads reject parts under 5 MiB (but the last), files on disk
@@ -123,14 +146,11 @@ def effective_part_size(store: Store, part_size: int, memory: int) -> int:
     return max(min(part_size, memory // WHOLE_PART_COST), MIN_S3_PART)
 
 
-def _building_or_new(catalog: Catalog, name: str) -> Release:
-    return catalog.building_release(name) or catalog.new_release(name)
-
-
-async def _build(
-    catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
-    options: SyncOptions, progress: Progress | None,
-) -> SyncReport:  # fmt: skip
+async def plan_sync(
+    catalog: Catalog, source: Source, dataset: Dataset, options: SyncOptions
+) -> tuple[list[SourceEntry], Plan]:
+    """List the source, read its checksum files, and plan against the current release;
+    a listing that drops too much of it stops here."""
     listing = await list_source(source, dataset)
     mode = options.checksums or dataset.checksums
     expected, held = await published_digests(source, listing, mode)
@@ -138,8 +158,15 @@ async def _build(
     plan = with_rechecked(make_plan(listing, previous, expected), held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
     check_deletions(plan, len(previous), max_delete)
+    return listing, plan
+
+
+async def _build(
+    catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
+    listing: Sequence[SourceEntry], plan: Plan, options: SyncOptions, progress: Progress | None,
+) -> SyncReport:  # fmt: skip
     await _prepare_release(catalog, store, dataset.name, release.id, plan)
-    todo = await asyncio.to_thread(_not_yet_landed, catalog, release.id, plan)
+    todo = await not_yet_landed(catalog, store, dataset.name, release, plan)
     progress = progress or QuietProgress()
     progress.start(len(todo), sum(f.entry.size for f in todo))
     ctx = TransferContext(
@@ -158,6 +185,7 @@ async def _build(
     if not outcome.errors:
         entries = await asyncio.to_thread(catalog.release_entries, release.id)
         await write_release_files(store, dataset, release, entries)
+        await store.flush()
     return make_report(dataset.name, release.name, plan, listing, outcome)
 
 
@@ -213,9 +241,12 @@ async def _prepare_release(
     await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
 
 
-def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[PlannedFile]:
+async def not_yet_landed(
+    catalog: Catalog, store: Store, dataset: str, release: Release, plan: Plan
+) -> list[PlannedFile]:
     """Files to fetch, less those a previous run of this release already recorded."""
-    landed = {e.path: e for e in catalog.release_entries(release_id)}
+    recorded = await asyncio.to_thread(catalog.release_entries, release.id)
+    landed = {e.path: e for e in await still_stored(store, dataset, release.name, recorded)}
 
     def done(planned: PlannedFile) -> bool:
         entry = landed.get(planned.entry.path)
@@ -226,6 +257,19 @@ def _not_yet_landed(catalog: Catalog, release_id: int, plan: Plan) -> list[Plann
         return holds_digest(entry, planned.expected)
 
     return [f for f in plan.to_fetch if not done(f)]
+
+
+async def still_stored(
+    store: Store, dataset: str, release: str, recorded: Sequence[ManifestEntry]
+) -> list[ManifestEntry]:
+    """The recorded entries whose objects the store holds at their size. Objects this
+    release wrote are durable only once it publishes (`Store.flush`), so a power cut can
+    lose what an earlier run of it recorded; one listing of its folder tells."""
+    own = object_key(dataset, release, "")
+    if not any(e.key.startswith(own) for e in recorded):
+        return list(recorded)
+    sizes = {info.key: info.size async for info in store.list(own)}
+    return [e for e in recorded if not e.key.startswith(own) or sizes.get(e.key) == e.size]
 
 
 async def fetch_all(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from catalog.manifest import ManifestEntry
 from catalog.models import Transfer, TransferPart
 from catalog.repository import Catalog
 from catalog.store import open_store
@@ -41,15 +42,19 @@ def landed_parts(catalog: Catalog) -> set[tuple[int, int]]:
 
 def kill_after_parts(proc: subprocess.Popen[str], catalog: Catalog, count: int) -> None:
     """SIGKILL the sync once `count` parts of the big file are committed."""
+    kill_when(proc, lambda: len(landed_parts(catalog)) >= count, f"{count} parts landed")
+
+
+def kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the sync finished before it could be killed"
-        if len(landed_parts(catalog)) >= count:
+        if ready():
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             return
         time.sleep(0.05)
-    raise TimeoutError("no parts landed within 60 s")
+    raise TimeoutError(f"not {what} within 60 s")
 
 
 def settled_line_count(lines: Callable[[], list[str]]) -> int:
@@ -132,3 +137,39 @@ def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
     key = f"objects/big/{release}/{BIG_FILE}"
     expected = hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
     assert asyncio.run(digest_of(key)) == expected
+
+
+def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
+    cli: CLI, catalog: Catalog, home: Path, nginx_server: NginxFactory, tmp_path: Path
+) -> None:
+    """Objects are flushed to disk once, before publishing: a power cut before that can
+    lose files a killed run had recorded. The next run must notice, not publish holes."""
+    root = tmp_path / "source"
+    write_sample_tree(root, big_file_size=48 * MiB + 123)
+    server = nginx_server(root, remote=True)
+    cli("source", "add", "big", server.url)
+    argv = [sys.executable, "-m", "catalog.cli", "sync", "big", "--part-size", "5MiB"]
+    slow = [*argv, "--parallel", "4", "--bandwidth-limit", "8MiB"]
+    proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
+
+    def small_files_recorded() -> list[ManifestEntry]:
+        building = catalog.building_release("big")
+        entries = catalog.release_entries(building.id) if building else []
+        return [e for e in entries if e.path != BIG_FILE]
+
+    kill_when(proc, lambda: len(small_files_recorded()) >= 2, "two small files recorded")
+    lost, truncated = small_files_recorded()[:2]
+    (home / "store" / lost.key).unlink()
+    (home / "store" / truncated.key).write_bytes(b"")
+    first_run_lines = settled_line_count(server.log_lines)
+
+    cli(*argv[3:])
+
+    fetched_again = "\n".join(server.log_lines()[first_run_lines:])
+    assert f"/{lost.path} " in fetched_again
+    assert f"/{truncated.path} " in fetched_again
+    (release,) = json.loads(cli("releases", "big", "--json").stdout)
+    assert release["state"] == "published"
+    for entry in (lost, truncated):
+        assert (home / "store" / entry.key).read_bytes() == (root / entry.path).read_bytes()
+    cli("verify", "big")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,18 @@ def test_a_key_that_leaves_the_root_or_names_an_internal_folder_is_refused(
 
 def test_a_put_leaves_no_temporary_file_behind(local: LocalStore) -> None:
     run(local.put("a/b", b"bytes"))
-    assert list((local.root / ".tmp").iterdir()) == []
+    assert [p for p in (local.root / ".tmp").rglob("*") if p.is_file()] == []
+
+
+def test_temporary_files_a_killed_put_left_are_removed_once_stale(local: LocalStore) -> None:
+    shard = local.root / ".tmp" / "ab"
+    shard.mkdir()
+    (shard / "ab01").write_bytes(b"half of an object")
+    (shard / "ab02").write_bytes(b"a put in progress")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(shard / "ab01", (hours_ago, hours_ago))
+    run(local.abort_stale_uploads("objects/", set()))
+    assert [p.name for p in shard.iterdir()] == ["ab02"]
 
 
 def test_internal_folders_are_never_listed(local: LocalStore) -> None:

@@ -109,15 +109,26 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     assert release["report"]["new"] == len(expected)
 
 
-def test_a_second_sync_of_an_unchanged_tree_transfers_nothing_and_reuses_keys(
-    synced: CLI,
-) -> None:
+def test_a_second_sync_of_an_unchanged_tree_publishes_no_new_release(synced: CLI) -> None:
+    before = releases(synced)
+    out = synced("sync", DATASET).stdout
+    assert releases(synced) == before
+    assert f"nothing changed; {before[0]['release']} stays current" in out
+    assert "0 new, 0 changed" in out
+    listing = synced("releases", DATASET).stdout
+    assert "last sync" in listing
+    assert "stays current" in listing
+
+
+def test_an_unchanged_file_keeps_its_object_in_the_next_release(synced: CLI, tree: Path) -> None:
+    (tree / "NEWS.txt").write_text("a new file, so that the source changed\n")
     synced("sync", DATASET)
     first, second = releases(synced)
     assert second["current"]
-    assert second["report"]["bytes_transferred"] == 0
-    assert second["report"]["unchanged"] == second["files"]
-    assert manifest(synced, first["release"]) == manifest(synced, second["release"])
+    assert second["report"]["new"] == 1
+    assert second["report"]["bytes_transferred"] == len("a new file, so that the source changed\n")
+    before, after = manifest(synced, first["release"]), manifest(synced, second["release"])
+    assert {path: after[path] for path in before} == before
 
 
 def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
@@ -175,7 +186,9 @@ def test_the_deletion_guard_stops_a_sync_that_would_drop_most_files(
     proc = synced("sync", DATASET, check=False)
     assert proc.returncode == 1
     assert "--max-delete" in proc.stderr
-    assert [r["current"] for r in releases(synced)] == [True, False]
+    assert [r["current"] for r in releases(synced)] == [True]
+    assert "--max-delete" not in synced("releases", DATASET).stdout.split("last sync")[0]
+    assert "last sync" in synced("releases", DATASET).stdout
     synced("sync", DATASET, "--max-delete", "100")
     assert releases(synced)[-1]["files"] == 3
 

@@ -116,6 +116,10 @@ class Store(Protocol):
         """Abort unfinished uploads under `prefix` whose ids are not in `keep`; count them."""
         ...
 
+    async def flush(self) -> None:
+        """Make every object written so far durable: it survives a power cut."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -263,6 +263,9 @@ class S3Store:
             ),
         )
 
+    async def flush(self) -> None:
+        """Nothing to do: S3 answers a PUT only once the object is durable."""
+
     async def close(self) -> None:
         await asyncio.to_thread(self.client.close)
 

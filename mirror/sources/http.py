@@ -25,7 +25,6 @@ from mirror.sources.base import SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
 
-CHUNK = 256 * 1024
 MAX_DEPTH = 64
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 USER_AGENT = "datamirror/0.1"
@@ -252,7 +251,7 @@ async def checked_body(
 ) -> AsyncIterator[bytes]:
     """The body in chunks; a body that ends short (or runs long) is a transient error."""
     received = 0
-    async for chunk in response.content.iter_chunked(CHUNK):
+    async for chunk in response.content.iter_any():  # as received: no re-chunking copies
         received += len(chunk)
         if expected is not None and received > expected:
             raise SourceError(url, f"body ran past the {expected} bytes announced")
