@@ -84,6 +84,38 @@ def test_s3_part_writers_take_whole_parts(aws_env: S3Endpoint) -> None:
     run(writer.abort())
 
 
+def test_a_part_goes_up_presigned_and_lands_with_its_md5_etag(aws_env: S3Endpoint) -> None:
+    store = open_store(f"s3://{aws_env.new_bucket()}/p")
+    data = os.urandom(5 * 1024 * 1024)
+
+    async def upload() -> str | None:
+        writer = await store.start_upload("k", len(data))
+        landed = await writer.write_part(1, data)
+        await writer.complete()
+        return landed.etag
+
+    assert run(upload()) == hashlib.md5(data).hexdigest()
+    assert run(store.get("k")) == data
+
+
+def test_a_part_for_an_aborted_upload_is_refused_as_not_found(
+    rclone_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rclone only: moto answers any part for an aborted upload with a bare HTTP 500
+    for name, value in rclone_endpoint.env().items():
+        monkeypatch.setenv(name, value)
+    store = open_store(f"s3://{rclone_endpoint.new_bucket()}/p")
+
+    async def write_after_abort() -> None:
+        writer = await store.start_upload("k", 5 * 1024 * 1024)
+        await writer.abort()
+        await writer.write_part(1, b"late")
+
+    with pytest.raises(ObjectNotFoundError) as caught:
+        run(write_after_abort())
+    assert "part 1" in str(caught.value)
+
+
 def test_a_missing_bucket_is_a_store_error_that_says_to_create_it(aws_env: S3Endpoint) -> None:
     store = open_store("s3://dm-no-such-bucket-here/p")
     with pytest.raises(StoreError) as caught:

@@ -2,6 +2,11 @@
 
 boto3 blocks, so every call runs in a thread; one client (thread-safe, pooled) serves them
 all. botocore errors become datamirror errors in one place, `_translate`.
+
+Multipart parts, the bulk of the bytes, go another way: boto3 mints a presigned
+UploadPart URL and the part is PUT through one pooled aiohttp session. Over plain HTTP
+(a cluster-internal Ceph RGW or MinIO) botocore signs the payload itself, a SHA-256 of
+every byte; a presigned URL signs `UNSIGNED-PAYLOAD`, and the part needs no thread.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
@@ -41,6 +48,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 POOL_CONNECTIONS = 64
+PART_URL_SECONDS = 3600
+_ERROR_CODE = re.compile(r"<Code>([^<]+)</Code>")
 NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
 DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
@@ -79,6 +88,10 @@ def _translate(exc: Exception, bucket: str, key: str) -> DatamirrorError:
 def _translate_response(exc: ClientError, bucket: str, key: str) -> DatamirrorError:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    return _translate_code(code, status, bucket, key)
+
+
+def _translate_code(code: str, status: int, bucket: str, key: str) -> DatamirrorError:
     if code == "NoSuchBucket":
         return StoreError(
             f"the bucket {bucket!r} does not exist",
@@ -116,6 +129,31 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
+        self._http: aiohttp.ClientSession | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+
+    def http(self) -> aiohttp.ClientSession:
+        """The pooled session for presigned part uploads, one per event loop."""
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop:
+            self._http_loop = loop
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
+            )
+        return self._http
+
+    async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
+        """PUT `data` to a presigned URL; the object's (or part's) ETag."""
+        try:
+            async with self.http().put(url, data=data) as response:
+                if response.status >= 300:
+                    code = _ERROR_CODE.search(await response.text(errors="replace"))
+                    error = code.group(1) if code else ""
+                    raise _translate_code(error, response.status, self.bucket, key)
+                return _etag(response.headers.get("ETag"))
+        except aiohttp.ClientError as exc:
+            raise StoreError(f"object store unreachable: {exc}", transient=True) from exc
 
     @classmethod
     def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Store:
@@ -267,6 +305,9 @@ class S3Store:
         """Nothing to do: S3 answers a PUT only once the object is durable."""
 
     async def close(self) -> None:
+        if self._http is not None and self._http_loop is asyncio.get_running_loop():
+            await self._http.close()
+        self._http = None
         await asyncio.to_thread(self.client.close)
 
 
@@ -285,18 +326,19 @@ class S3PartWriter:
         return self._id
 
     async def write_part(self, number: int, data: bytes | memoryview) -> LandedPart:
-        client, bucket = self.store.client, self.store.bucket
-        response = await self.store._run(
+        client = self.store.client
+        params = {
+            "Bucket": self.store.bucket, "Key": self._full, "UploadId": self._id,
+            "PartNumber": number,
+        }  # fmt: skip
+        url = await self.store._run(
             self.key,
-            lambda: client.upload_part(
-                Bucket=bucket,
-                Key=self._full,
-                UploadId=self._id,
-                PartNumber=number,
-                Body=bytes(data),
+            lambda: client.generate_presigned_url(
+                "upload_part", Params=params, ExpiresIn=PART_URL_SECONDS
             ),
         )
-        return LandedPart(number, len(data), _etag(response.get("ETag")))
+        etag = await self.store.put_presigned(f"{self.key} (part {number})", url, data)
+        return LandedPart(number, len(data), etag)
 
     async def complete(self) -> ObjectInfo:
         landed = await self.store.landed_parts(self.key, self._id)
