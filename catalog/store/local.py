@@ -34,7 +34,7 @@ from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, 
 INTERNAL = (".tmp", ".uploads")
 SYNC_FILE_RANGE_WRITE = 2
 STALE_TEMP_SECONDS = 3600.0
-_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 _sync_file_range = getattr(_LIBC, "sync_file_range", None)
 if _sync_file_range is not None:
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
@@ -298,8 +298,8 @@ def _place(source: Path, target: Path, attempts: int = 5) -> None:
 def _remove_stale_temp_files(folder: Path, older_than: float = STALE_TEMP_SECONDS) -> None:
     """Delete what puts of killed processes left; a put in progress is seconds old."""
     cutoff = time.time() - older_than
-    for shard in folder.iterdir():
-        for temp in shard.iterdir() if shard.is_dir() else ():
+    for entry in folder.iterdir():
+        for temp in entry.iterdir() if entry.is_dir() else (entry,):
             with contextlib.suppress(FileNotFoundError):
                 if temp.stat().st_mtime < cutoff:
                     temp.unlink()
