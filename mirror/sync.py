@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from catalog.errors import (
     ChecksumMismatchError,
@@ -96,10 +96,10 @@ async def run_sync(
     run = await asyncio.to_thread(catalog.start_run, name, resuming.id if resuming else None)
     report = SyncReport(name, resuming.name if resuming else "")
     try:
-        listing, plan = await plan_sync(catalog, source, dataset, options)
-        if resuming is None and dataset.current_release_id is not None and plan.up_to_date:
+        planned = await plan_sync(catalog, source, dataset, options)
+        if resuming is None and dataset.current_release_id is not None and planned.plan.up_to_date:
             current = await asyncio.to_thread(catalog.current_release, name)
-            report = make_report(name, current.name, plan, listing, Outcome((), ()))
+            report = make_report(name, current.name, planned, Outcome((), ()))
             report = replace(report, up_to_date=True)
         else:
             release = (
@@ -109,8 +109,8 @@ async def run_sync(
             )
             await asyncio.to_thread(catalog.attach_run, run.id, release.id)
             report = SyncReport(name, release.name)
-            report = await _build(catalog, store, source, dataset, release, listing, plan,
-                                  options, progress)  # fmt: skip
+            report = await _build(catalog, store, source, dataset, release, planned, options,
+                                  progress)  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await asyncio.to_thread(flip, catalog, name, release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
@@ -146,27 +146,35 @@ def effective_part_size(store: Store, part_size: int, memory: int) -> int:
     return max(min(part_size, memory // WHOLE_PART_COST), MIN_S3_PART)
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    listing: list[SourceEntry]
+    plan: Plan
+    checksum_files: ChecksumFiles
+
+
 async def plan_sync(
     catalog: Catalog, source: Source, dataset: Dataset, options: SyncOptions
-) -> tuple[list[SourceEntry], Plan]:
+) -> Planned:
     """List the source, read its checksum files, and plan against the current release;
     a listing that drops too much of it stops here."""
     listing = await list_source(source, dataset)
     mode = options.checksums or dataset.checksums
-    expected, held = await published_digests(source, listing, mode)
+    checksum_files = await published_digests(source, listing, mode, options.policy)
     previous = await asyncio.to_thread(_previous_entries, catalog, dataset)
-    plan = with_rechecked(make_plan(listing, previous, expected), held)
+    plan = make_plan(listing, previous, checksum_files.digests)
+    plan = with_rechecked(plan, checksum_files.held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
     check_deletions(plan, len(previous), max_delete)
-    return listing, plan
+    return Planned(listing, plan, checksum_files)
 
 
 async def _build(
     catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
-    listing: Sequence[SourceEntry], plan: Plan, options: SyncOptions, progress: Progress | None,
+    planned: Planned, options: SyncOptions, progress: Progress | None,
 ) -> SyncReport:  # fmt: skip
-    await _prepare_release(catalog, store, dataset.name, release.id, plan)
-    todo = await not_yet_landed(catalog, store, dataset.name, release, plan)
+    await _prepare_release(catalog, store, dataset.name, release.id, planned.plan)
+    todo = await not_yet_landed(catalog, store, dataset.name, release, planned.plan)
     progress = progress or QuietProgress()
     progress.start(len(todo), sum(f.entry.size for f in todo))
     ctx = TransferContext(
@@ -175,6 +183,7 @@ async def _build(
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
         entries=Batched(lambda batch: catalog.add_entries(release.id, batch)),
         bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
+        prefetched=planned.checksum_files.contents,
     )  # fmt: skip
     try:
         outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
@@ -186,7 +195,7 @@ async def _build(
         entries = await asyncio.to_thread(catalog.release_entries, release.id)
         await write_release_files(store, dataset, release, entries)
         await store.flush()
-    return make_report(dataset.name, release.name, plan, listing, outcome)
+    return make_report(dataset.name, release.name, planned, outcome)
 
 
 async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
@@ -197,30 +206,40 @@ async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
     return chosen
 
 
+@dataclass(frozen=True, slots=True)
+class ChecksumFiles:
+    """What the source's checksum files say: `digests` by dataset path; the bytes read
+    (`contents`, stored as they are instead of being fetched again) and their xxh3-128
+    (`held`: a listing's dates are too coarse to tell that they changed)."""
+
+    digests: dict[str, Digest] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)
+    contents: dict[str, bytes] = field(default_factory=dict)
+
+
 async def published_digests(
-    source: Source, listing: Sequence[SourceEntry], mode: str
-) -> tuple[dict[str, Digest], dict[str, str]]:
-    """The digests the source's checksum files publish, by dataset path; and the xxh3-128
-    of each checksum file read (a listing's dates are too coarse to tell they changed)."""
+    source: Source, listing: Sequence[SourceEntry], mode: str, policy: RetryPolicy
+) -> ChecksumFiles:
+    """Read the checksum files the listing holds (`auto`), or the one named."""
+    found = ChecksumFiles()
     if mode == "none":
-        return {}, {}
+        return found
     paths = find_checksum_files(e.path for e in listing) if mode == "auto" else [mode]
 
-    async def read(path: str) -> tuple[dict[str, Digest], str]:
-        raw = b"".join([chunk async for chunk in source.read(path)])
-        return digests_from_file(path, raw.decode("utf-8", errors="replace")), xxh3_128_of([raw])
+    async def read(path: str) -> bytes:
+        async for attempt in policy.retrying():
+            with attempt:
+                return b"".join([chunk async for chunk in source.read(path)])
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    found: dict[str, Digest] = {}
-    held: dict[str, str] = {}
-    for path, (digests, hashed) in zip(
-        paths, await asyncio.gather(*(read(p) for p in paths)), strict=True
-    ):
-        found.update(digests)
-        held[path] = hashed
+    for path, raw in zip(paths, await asyncio.gather(*(read(p) for p in paths)), strict=True):
+        found.digests.update(digests_from_file(path, raw.decode("utf-8", errors="replace")))
+        found.held[path] = xxh3_128_of([raw])
+        found.contents[path] = raw
     for entry in listing:
-        if entry.md5 and entry.path not in found:
-            found[entry.path] = Digest("md5", entry.md5)
-    return found, held
+        if entry.md5 and entry.path not in found.digests:
+            found.digests[entry.path] = Digest("md5", entry.md5)
+    return found
 
 
 def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:
@@ -312,9 +331,8 @@ def file_error(path: str, exc: BaseException) -> FileError:
     return FileError(path, str(exc) or type(exc).__name__)
 
 
-def make_report(
-    dataset: str, release: str, plan: Plan, listing: Sequence[SourceEntry], outcome: Outcome
-) -> SyncReport:
+def make_report(dataset: str, release: str, planned: Planned, outcome: Outcome) -> SyncReport:
+    plan, listing = planned.plan, planned.listing
     return SyncReport(
         dataset=dataset,
         release=release,

@@ -14,7 +14,8 @@ it back chunk by chunk as the hasher passes); a small file holds its size.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from catalog.errors import ChecksumMismatchError, ObjectNotFoundError, SourceChangedError
 from catalog.layout import object_key
@@ -50,6 +51,7 @@ class TransferContext:
     progress: Progress
     entries: Batched[ManifestEntry] | None = None
     bucket: TokenBucket | None = None
+    prefetched: Mapping[str, bytes] = field(default_factory=dict)
 
     async def received(self, nbytes: int) -> None:
         if self.bucket is not None:
@@ -100,19 +102,27 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
 async def fetch_whole(
     ctx: TransferContext, entry: SourceEntry, key: str, digests: FileDigests
 ) -> int:
-    """A small file: read it whole (its size held from the budget), then one put."""
+    """A small file: read it whole (its size held from the budget), then one put. A file
+    read while planning (a checksum file) is stored from those bytes."""
     async with ctx.budget.hold(entry.size):
-        chunks: list[bytes] = []
-        async with ctx.slots:
-            async for chunk in ctx.source.read(entry.path, version=entry.version):
-                chunks.append(chunk)
-                await ctx.received(len(chunk))
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        del chunks
+        data = ctx.prefetched.get(entry.path)
+        if data is None or len(data) != entry.size:
+            data = await read_whole(ctx, entry)
+        else:
+            ctx.progress.advance(len(data))
         check_length(ctx.source.url, entry.path, len(data), entry.size)
         await digests.update_async([data])
         await ctx.store.put(key, data)
     return len(data)
+
+
+async def read_whole(ctx: TransferContext, entry: SourceEntry) -> bytes:
+    chunks: list[bytes] = []
+    async with ctx.slots:
+        async for chunk in ctx.source.read(entry.path, version=entry.version):
+            chunks.append(chunk)
+            await ctx.received(len(chunk))
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def fetch_parts(

@@ -8,13 +8,21 @@ import json
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from catalog.errors import ObjectNotFoundError
 from catalog.store import open_store
+from mirror.checksum_files import Digest
+from mirror.retry import RetryPolicy
 from mirror.sample_data import write_md5sums, write_sample_tree
+from mirror.sources.base import SourceEntry
+from mirror.sources.http import HTTPSource
+from mirror.sync import published_digests
 from tests.conftest import CLI
+from tests.fixtures.aio import run
 from tests.fixtures.http_sources import NginxFactory
 from tests.fixtures.trees import file_bytes
+from tests.test_sources_http import misbehaving
 
 pytestmark = pytest.mark.nginx
 
@@ -222,3 +230,40 @@ def test_gc_deletes_only_objects_no_retained_release_needs(synced: CLI, tree: Pa
     for entry in manifest(synced, second["release"]).values():
         assert (store_root(synced) / entry["key"]).is_file()
     synced("verify", DATASET)
+
+
+def test_the_checksum_file_is_fetched_once_and_stored_from_those_bytes(
+    cli: CLI, tree: Path, nginx_server: NginxFactory
+) -> None:
+    server = nginx_server(tree)
+    cli("source", "add", DATASET, server.url)
+    cli("sync", DATASET)
+    requests = [line for line in server.log_lines() if line.startswith("GET /md5sum.txt ")]
+    assert len(requests) == 1
+    (release,) = releases(cli)
+    key = manifest(cli, release["release"])["md5sum.txt"]["key"]
+    assert read_object(cli, key) == (tree / "md5sum.txt").read_bytes()
+
+
+def test_a_checksum_file_that_fails_once_is_read_again() -> None:
+    empty_md5 = hashlib.md5(b"").hexdigest()
+    calls: list[str] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        calls.append(request.path)
+        if len(calls) == 1:
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return web.Response(body=f"{empty_md5}  empty.txt\n".encode())
+
+    async def read_checksums() -> dict[str, Digest]:
+        async with misbehaving(flaky) as url:
+            source = HTTPSource(url)
+            listing = [SourceEntry("md5sum.txt", 45), SourceEntry("empty.txt", 0)]
+            try:
+                found = await published_digests(source, listing, "auto", RetryPolicy(3, 0.01))
+            finally:
+                await source.close()
+            return found.digests
+
+    assert run(read_checksums()) == {"empty.txt": Digest("md5", empty_md5)}
+    assert calls == ["/md5sum.txt", "/md5sum.txt"]
