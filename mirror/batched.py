@@ -2,14 +2,14 @@
 
 One commit per record costs more than the record is worth when thousands land per second
 (a 16 KiB file, a part from a fast source), and concurrent commits queue on SQLite's write
-lock. A batch every `interval` seconds keeps the catalog close enough that a killed run's
-successor refetches at most what landed since the last batch.
+lock. A batch goes at most `interval` seconds after its first record, whether or not more
+records follow, so a killed run's successor refetches at most what landed in the last
+`interval` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -18,7 +18,9 @@ FLUSH_INTERVAL = 0.5
 
 
 class Batched(Generic[T]):
-    """Collects records; `write` (blocking, run in a thread) stores a batch."""
+    """Collects records; `write` (blocking, run in a thread) stores a batch. `flush` before
+    relying on the records: it writes what is pending and waits for batches on their way,
+    and raises what a batch written in the background raised."""
 
     def __init__(
         self, write: Callable[[Sequence[T]], None], interval: float = FLUSH_INTERVAL
@@ -26,15 +28,46 @@ class Batched(Generic[T]):
         self._write = write
         self._interval = interval
         self._pending: list[T] = []
-        self._flushed_at = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: set[asyncio.Task[None]] = set()
+        self._error: BaseException | None = None
 
     async def add(self, record: T) -> None:
+        self._raise_background_error()
         self._pending.append(record)
-        if time.monotonic() - self._flushed_at >= self._interval:
-            await self.flush()
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._interval, self._write_in_background)
 
     async def flush(self) -> None:
+        self._cancel_timer()
+        await self._write_pending()
+        if self._writing:
+            await asyncio.wait(self._writing)
+        self._raise_background_error()
+
+    def _write_in_background(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self._write_pending())
+        self._writing.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._error is None:
+            self._error = task.exception()
+
+    async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
-        self._flushed_at = time.monotonic()
         if batch:
             await asyncio.to_thread(self._write, batch)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _raise_background_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
