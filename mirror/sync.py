@@ -183,7 +183,7 @@ async def _build(
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
         entries=Batched(lambda batch: catalog.add_entries(release.id, batch)),
         bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
-        prefetched=planned.checksum_files.contents,
+        prefetched=planned.checksum_files.contents, policy=options.policy,
     )  # fmt: skip
     try:
         outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)

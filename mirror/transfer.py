@@ -5,6 +5,7 @@ reads into a chunked upload; each landed part is hashed (xxh3-128) and committed
 catalog, so a killed run's successor fetches only the parts that never landed. The
 whole-file digests of a chunked file are computed in file order while the parts stream in
 (`OrderedHasher`); only a resumed file, whose earlier parts are not in memory, is read back.
+A part whose transfer breaks off mid-body is asked for again from its last good byte.
 
 Memory is bounded by the sync's byte budget: a part holds its length of it from before its
 first byte arrives until its bytes are hashed and stored (a part written at its offset gets
@@ -14,10 +15,16 @@ it back chunk by chunk as the hasher passes); a small file holds its size.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
-from catalog.errors import ChecksumMismatchError, ObjectNotFoundError, SourceChangedError
+from catalog.errors import (
+    ChecksumMismatchError,
+    ObjectNotFoundError,
+    SourceChangedError,
+    SourceError,
+)
 from catalog.layout import object_key
 from catalog.manifest import ManifestEntry
 from catalog.repository import Catalog, TransferState
@@ -29,6 +36,7 @@ from mirror.digests import FileDigests
 from mirror.ordered_hash import OrderedHasher
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress
+from mirror.retry import DEFAULT_POLICY, RetryPolicy
 from mirror.sources.base import Source, SourceEntry
 
 READ_BACK_CHUNK = 1024 * 1024
@@ -52,6 +60,7 @@ class TransferContext:
     entries: Batched[ManifestEntry] | None = None
     bucket: TokenBucket | None = None
     prefetched: Mapping[str, bytes] = field(default_factory=dict)
+    policy: RetryPolicy = DEFAULT_POLICY
 
     async def received(self, nbytes: int) -> None:
         if self.bucket is not None:
@@ -225,7 +234,7 @@ async def stream_part(
     span = part.span
     offset = span.start
     async with ctx.slots:
-        async for chunk in ctx.source.read(entry.path, span, version=entry.version):
+        async for chunk in read_resuming(ctx.source, entry, span, ctx.policy):
             check_length(ctx.source.url, entry.path, offset + len(chunk) - span.start,
                          span.length, partial=True)  # fmt: skip
             await writer.write_at(offset, chunk)
@@ -244,7 +253,7 @@ async def buffer_part(
     chunks: list[bytes] = []
     filled = 0
     async with ctx.slots:
-        async for chunk in ctx.source.read(entry.path, span, version=entry.version):
+        async for chunk in read_resuming(ctx.source, entry, span, ctx.policy):
             filled += len(chunk)
             check_length(ctx.source.url, entry.path, filled, span.length, partial=True)
             chunks.append(chunk)
@@ -255,6 +264,32 @@ async def buffer_part(
     hasher.submit(part.index, data)
     hasher.part_done(part.index)
     return data
+
+
+async def read_resuming(
+    source: Source, entry: SourceEntry, span: ByteRange, policy: RetryPolicy
+) -> AsyncIterator[bytes]:
+    """The bytes of `span`. A transfer that breaks off (a reset connection, a truncated
+    body) is asked for again from the last good byte, with the policy's backoff and bounds;
+    a file that changed is not resumed (the caller restarts it)."""
+    position, failures, started = span.start, 0, time.monotonic()
+    while True:
+        try:
+            async for chunk in source.read(entry.path, ByteRange(position, span.end),
+                                           version=entry.version):  # fmt: skip
+                position += len(chunk)
+                yield chunk
+            return
+        except SourceError as exc:
+            failures += 1
+            if (
+                isinstance(exc, SourceChangedError)
+                or not exc.is_transient()
+                or failures >= policy.attempts
+                or time.monotonic() - started >= policy.deadline
+            ):
+                raise
+            await asyncio.sleep(policy.delay(exc, failures))
 
 
 async def read_back(store: Store, key: str, entry: SourceEntry, digests: FileDigests) -> None:
