@@ -39,6 +39,7 @@ from catalog.errors import (
     ObjectNotFoundError,
     StoreError,
 )
+from catalog.http_session import SessionPerLoop
 from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
 
 if TYPE_CHECKING:
@@ -129,24 +130,17 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
-        self._http: aiohttp.ClientSession | None = None
-        self._http_loop: asyncio.AbstractEventLoop | None = None
-
-    def http(self) -> aiohttp.ClientSession:
-        """The pooled session for presigned part uploads, one per event loop."""
-        loop = asyncio.get_running_loop()
-        if self._http is None or self._http_loop is not loop:
-            self._http_loop = loop
-            self._http = aiohttp.ClientSession(
+        self._http = SessionPerLoop(
+            lambda: aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
             )
-        return self._http
+        )
 
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         """PUT `data` to a presigned URL; the object's (or part's) ETag."""
         try:
-            async with self.http().put(url, data=data) as response:
+            async with self._http.get().put(url, data=data) as response:
                 if response.status >= 300:
                     code = _ERROR_CODE.search(await response.text(errors="replace"))
                     error = code.group(1) if code else ""
@@ -305,9 +299,7 @@ class S3Store:
         """Nothing to do: S3 answers a PUT only once the object is durable."""
 
     async def close(self) -> None:
-        if self._http is not None and self._http_loop is asyncio.get_running_loop():
-            await self._http.close()
-        self._http = None
+        await self._http.close()
         await asyncio.to_thread(self.client.close)
 
 

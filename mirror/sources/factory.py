@@ -15,7 +15,7 @@ from mirror.sources.base import Source
 
 SCHEMES = ("http", "https", "ftp", "s3")
 # the sync's --parallel is the real bound; this only must not be the tighter one
-HTTP_CONNECTIONS = 64
+HTTP_CONNECTIONS = 64  # HTTP(S) sources, and S3 sources' object reads
 
 
 def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
@@ -42,7 +42,7 @@ def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
             url,
             endpoint_url=options.get("endpoint_url"),
             no_sign_request=bool(options.get("no_sign_request", False)),
-            connections=int(connections or 16),
+            connections=int(connections or HTTP_CONNECTIONS),
         )
     raise InvalidSourceURLError(
         url, f"no reader for {scheme or 'scheme-less'} URLs ({', '.join(SCHEMES)})"
