@@ -27,6 +27,7 @@ FILES = {
     "odd dir/ünïcode & spaces.txt": b"x" * 12_345,
     "a/b/c/deep #1%.txt": b"deep\n",
     "a/empty.bin": b"",
+    "zarr/0.0+1~a=b;c,d(e)!'*.txt": b"characters that URL encoders disagree on\n",
 }
 FA = "genomes/escherichia_coli/K-12_MG1655.fa"
 
@@ -97,6 +98,11 @@ def test_ranged_reads_return_exactly_those_bytes(source: S3Source) -> None:
         run(read(source, "odd dir/ünïcode & spaces.txt")) == FILES["odd dir/ünïcode & spaces.txt"]
     )
     assert run(read(source, "a/empty.bin")) == b""
+
+
+def test_every_object_reads_back_exactly_whatever_its_name(source: S3Source) -> None:
+    for path, data in FILES.items():
+        assert run(read(source, path)) == data, path
 
 
 def test_stat_gives_size_and_etag(source: S3Source) -> None:

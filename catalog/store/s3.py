@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from yarl import URL
 
 from catalog.errors import (
     AccessDeniedError,
@@ -140,7 +141,8 @@ class S3Store:
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         """PUT `data` to a presigned URL; the object's (or part's) ETag."""
         try:
-            async with self._http.get().put(url, data=data) as response:
+            # sent as signed: yarl must not re-encode the path
+            async with self._http.get().put(URL(url, encoded=True), data=data) as response:
                 if response.status >= 300:
                     code = _ERROR_CODE.search(await response.text(errors="replace"))
                     error = code.group(1) if code else ""

@@ -28,6 +28,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from yarl import URL
 
 from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
 from catalog.http_session import SessionPerLoop
@@ -180,7 +181,8 @@ class S3Source:
         if version and version.startswith("etag:"):
             headers["If-Match"] = f'"{version.removeprefix("etag:")}"'
         with client_errors(where):
-            async with self._http.get().get(url, headers=headers) as response:
+            # sent as signed: yarl must not re-encode the path
+            async with self._http.get().get(URL(url, encoded=True), headers=headers) as response:
                 if response.status >= 300:
                     raise status_error(where, response.status, await response.text())
                 want = checked_length(where, response, byte_range, version)
