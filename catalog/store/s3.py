@@ -3,10 +3,11 @@
 boto3 blocks, so every call runs in a thread; one client (thread-safe, pooled) serves them
 all. botocore errors become datamirror errors in one place, `_translate`.
 
-Multipart parts, the bulk of the bytes, go another way: boto3 mints a presigned
-UploadPart URL and the part is PUT through one pooled aiohttp session. Over plain HTTP
-(a cluster-internal Ceph RGW or MinIO) botocore signs the payload itself, a SHA-256 of
-every byte; a presigned URL signs `UNSIGNED-PAYLOAD`, and the part needs no thread.
+Writes go another way: boto3 mints a presigned PutObject or UploadPart URL and the
+bytes are PUT through one pooled aiohttp session. Over plain HTTP (a cluster-internal
+Ceph RGW or MinIO) botocore signs the payload itself, a SHA-256 of every byte; a
+presigned URL signs `UNSIGNED-PAYLOAD`, and the upload holds no thread (a PUT per thread
+capped the small objects in flight at the pool's six threads).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 POOL_CONNECTIONS = 64
-PART_URL_SECONDS = 3600
+PUT_URL_SECONDS = 3600
 _ERROR_CODE = re.compile(r"<Code>([^<]+)</Code>")
 NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
 DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
@@ -171,11 +172,18 @@ class S3Store:
             raise _translate(exc, self.bucket, key) from exc
 
     async def put(self, key: str, data: bytes) -> ObjectInfo:
-        full = self._key(key)
-        response = await self._run(
-            key, lambda: self.client.put_object(Bucket=self.bucket, Key=full, Body=data)
+        url = await self.presigned_put(key, "put_object")
+        return ObjectInfo(key, len(data), None, await self.put_presigned(key, url, data))
+
+    async def presigned_put(self, key: str, operation: str, **params: str | int) -> str:
+        """A URL to PUT the object `key` (or, with its parameters, a part of it) to."""
+        full = {"Bucket": self.bucket, "Key": self._key(key), **params}
+        return await self._run(
+            key,
+            lambda: self.client.generate_presigned_url(
+                operation, Params=full, ExpiresIn=PUT_URL_SECONDS
+            ),
         )
-        return ObjectInfo(key, len(data), None, _etag(response.get("ETag")))
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> bytes:
         if byte_range is not None and byte_range.length == 0:
@@ -320,16 +328,8 @@ class S3PartWriter:
         return self._id
 
     async def write_part(self, number: int, data: bytes | memoryview) -> LandedPart:
-        client = self.store.client
-        params = {
-            "Bucket": self.store.bucket, "Key": self._full, "UploadId": self._id,
-            "PartNumber": number,
-        }  # fmt: skip
-        url = await self.store._run(
-            self.key,
-            lambda: client.generate_presigned_url(
-                "upload_part", Params=params, ExpiresIn=PART_URL_SECONDS
-            ),
+        url = await self.store.presigned_put(
+            self.key, "upload_part", UploadId=self._id, PartNumber=number
         )
         etag = await self.store.put_presigned(f"{self.key} (part {number})", url, data)
         return LandedPart(number, len(data), etag)
