@@ -78,8 +78,8 @@ def sync_flags() -> tuple[str, ...]:
     return ("--quiet",) if "--quiet" in help_text else ()
 
 
-def add_source(home: Home, url: str, name: str = DATASET) -> None:
-    run(argv("source", "add", name, url), env=home.env)
+def add_source(home: Home, url: str, name: str = DATASET, *options: str) -> None:
+    run(argv("source", "add", name, url, *options), env=home.env)
 
 
 def sync_argv(name: str = DATASET) -> list[str]:

@@ -185,6 +185,7 @@ def dm_sync_contender(
     url: str,
     expected: Tree,
     make_home: Callable[[int], dm.Home] | None = None,
+    source_options: Sequence[str] = (),
 ) -> Contender:
     """datamirror: a fresh home, `source add`, then the timed `sync`, then the md5 check."""
     missing = dm.missing_command("sync")
@@ -194,7 +195,7 @@ def dm_sync_contender(
     def run(index: int) -> Sample:
         home_dir = ctx.work / "out" / f"{_slug(name)}-{index}"
         home = make_home(index) if make_home else dm.new_home(home_dir)
-        dm.add_source(home, url)
+        dm.add_source(home, url, dm.DATASET, *source_options)
         timed = run_timed(dm.sync_argv(), env=home.env, cwd=home.root)
         dm.check_release(home, expected)
         ctx.discard(home.root)
