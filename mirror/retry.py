@@ -73,6 +73,12 @@ class RetryPolicy:
         exponential = self.initial_wait * 2.0 ** min(attempt_number - 1, 62)
         return min(exponential + random.uniform(0, self.initial_wait), self.max_wait)
 
+    def gives_up(self, error: BaseException, failures: int, elapsed: float) -> bool:
+        """Whether `failures` failed attempts, the last raising `error`, `elapsed` seconds
+        after the first began, end it: what `retrying()` decides, for loops that cannot
+        run under tenacity (an async generator cannot yield inside an attempt)."""
+        return not is_transient(error) or failures >= self.attempts or elapsed >= self.deadline
+
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         return self.delay(error, state.attempt_number)

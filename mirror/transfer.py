@@ -282,12 +282,8 @@ async def read_resuming(
             return
         except SourceError as exc:
             failures += 1
-            if (
-                isinstance(exc, SourceChangedError)
-                or not exc.is_transient()
-                or failures >= policy.attempts
-                or time.monotonic() - started >= policy.deadline
-            ):
+            elapsed = time.monotonic() - started
+            if isinstance(exc, SourceChangedError) or policy.gives_up(exc, failures, elapsed):
                 raise
             await asyncio.sleep(policy.delay(exc, failures))
 

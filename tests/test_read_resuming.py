@@ -15,7 +15,7 @@ from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
 from mirror.transfer import read_resuming
 from tests.fixtures.aio import run
-from tests.test_sources_http import Handler, misbehaving
+from tests.fixtures.misbehaving import Handler, misbehaving
 
 DATA = os.urandom(256 * 1024)
 FAST = RetryPolicy(attempts=3, initial_wait=0.01)

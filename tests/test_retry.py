@@ -109,3 +109,13 @@ def test_no_retry_starts_past_the_deadline() -> None:
         asyncio.run(asyncio.wait_for(_run(policy, flaky), timeout=10))
     assert time.monotonic() - started < 2
     assert len(flaky) >= 97
+
+
+def test_gives_up_decides_as_the_tenacity_controller_does() -> None:
+    policy = RetryPolicy(attempts=3, deadline=60.0)
+    transient = SourceError("http://x/f", "connection broke", transient=True)
+    permanent = SourceError("http://x/f", "HTTP 404")
+    assert policy.gives_up(permanent, 1, 0.0)
+    assert not policy.gives_up(transient, 2, 0.0)
+    assert policy.gives_up(transient, 3, 0.0)
+    assert policy.gives_up(transient, 1, 60.0)

@@ -4,8 +4,7 @@ server for the faults real servers do not produce (ignored ranges, short bodies,
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
 from tests.fixtures.aio import run
 from tests.fixtures.http_sources import ApacheFactory, NginxFactory, ServerHandle
+from tests.fixtures.misbehaving import Handler, misbehaving
 from tests.fixtures.net import free_port
 from tests.fixtures.trees import file_sizes, write_tree_with_odd_names
 
@@ -202,25 +202,6 @@ def test_a_file_whose_etag_moved_raises_source_changed(
     with pytest.raises(SourceChangedError):
         run(read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), entry.version))
     assert run(read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), run(stat()).version))
-
-
-# A tiny misbehaving server: faults real servers do not produce on demand.
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@asynccontextmanager
-async def misbehaving(handler: Handler) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_route("*", "/{path:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
 
 
 async def read_from(handler: Handler, byte_range: ByteRange | None = None) -> bytes:

@@ -21,8 +21,8 @@ from mirror.sync import published_digests
 from tests.conftest import CLI
 from tests.fixtures.aio import run
 from tests.fixtures.http_sources import NginxFactory
+from tests.fixtures.misbehaving import misbehaving
 from tests.fixtures.trees import file_bytes
-from tests.test_sources_http import misbehaving
 
 pytestmark = pytest.mark.nginx
 

@@ -172,16 +172,19 @@ class S3Store:
             raise _translate(exc, self.bucket, key) from exc
 
     async def put(self, key: str, data: bytes) -> ObjectInfo:
-        url = await self.presigned_put(key, "put_object")
+        url = await self.signed_url(key, "put_object", PUT_URL_SECONDS)
         return ObjectInfo(key, len(data), None, await self.put_presigned(key, url, data))
 
-    async def presigned_put(self, key: str, operation: str, **params: str | int) -> str:
-        """A URL to PUT the object `key` (or, with its parameters, a part of it) to."""
+    async def signed_url(
+        self, key: str, operation: str, expires_in: int, **params: str | int
+    ) -> str:
+        """A presigned URL for `operation` on the object `key` (with the operation's other
+        parameters: a part's UploadId and PartNumber)."""
         full = {"Bucket": self.bucket, "Key": self._key(key), **params}
         return await self._run(
             key,
             lambda: self.client.generate_presigned_url(
-                operation, Params=full, ExpiresIn=PUT_URL_SECONDS
+                operation, Params=full, ExpiresIn=expires_in
             ),
         )
 
@@ -297,13 +300,7 @@ class S3Store:
         return len(stale)
 
     async def presign(self, key: str, expires_in: int) -> str:
-        params = {"Bucket": self.bucket, "Key": self._key(key)}
-        return await self._run(
-            key,
-            lambda: self.client.generate_presigned_url(
-                "get_object", Params=params, ExpiresIn=expires_in
-            ),
-        )
+        return await self.signed_url(key, "get_object", expires_in)
 
     async def flush(self) -> None:
         """Nothing to do: S3 answers a PUT only once the object is durable."""
@@ -328,8 +325,8 @@ class S3PartWriter:
         return self._id
 
     async def write_part(self, number: int, data: bytes | memoryview) -> LandedPart:
-        url = await self.store.presigned_put(
-            self.key, "upload_part", UploadId=self._id, PartNumber=number
+        url = await self.store.signed_url(
+            self.key, "upload_part", PUT_URL_SECONDS, UploadId=self._id, PartNumber=number
         )
         etag = await self.store.put_presigned(f"{self.key} (part {number})", url, data)
         return LandedPart(number, len(data), etag)
