@@ -17,6 +17,7 @@ from mirror.sample_data import sample_files
 from mirror.sources.base import SourceEntry
 from mirror.sources.s3 import S3Source, md5_of_etag
 from tests.fixtures.aio import run
+from tests.fixtures.misbehaving import misbehaving
 from tests.fixtures.net import free_port
 from tests.fixtures.s3_servers import S3Endpoint
 
@@ -144,27 +145,24 @@ ACCESS_DENIED = (
 )
 
 
-def test_access_denied_is_a_permanent_error_with_a_hint() -> None:
-    """As AWS answers an unsigned request for a private bucket (moto and rclone do not)."""
+@pytest.mark.parametrize("operation", ["list", "read"])
+def test_access_denied_is_a_permanent_error_with_a_hint(operation: str) -> None:
+    """As AWS answers an unsigned request for a private bucket (moto and rclone do not):
+    listings come through boto3, object bytes through aiohttp; both say the same."""
 
     async def deny(request: web.Request) -> web.Response:
         return web.Response(status=403, text=ACCESS_DENIED, content_type="application/xml")
 
     async def go() -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", deny)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        source = S3Source(
-            "s3://private/x/", endpoint_url=f"http://127.0.0.1:{port}", no_sign_request=True
-        )
-        try:
-            await listing(source)
-        finally:
-            await source.close()
-            await runner.cleanup()
+        async with misbehaving(deny) as url:
+            source = S3Source("s3://private/x/", endpoint_url=url, no_sign_request=True)
+            try:
+                if operation == "list":
+                    await listing(source)
+                else:
+                    await read(source, "a.txt")
+            finally:
+                await source.close()
 
     with pytest.raises(SourceError, match="AccessDenied") as caught:
         run(go())
