@@ -1,19 +1,25 @@
-"""The catalog database: engine creation and migrations that run on first use."""
+"""The catalog database: engine creation, migrations that run on first use, and `Database`,
+which runs each unit of work in a thread so that no caller blocks its event loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import ConfigError, DatamirrorError
+from catalog.errors import CatalogUnavailableError, ConfigError
 from catalog.migrations import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def _alembic_config() -> Any:
@@ -53,7 +59,7 @@ def create_catalog_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
-    try:
+    with unavailable_as_error():
         if current_revision(engine) == HEAD:
             return
         from alembic import command
@@ -63,11 +69,24 @@ def migrate(engine: Engine) -> None:
             config = _alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+
+def upgrade(url: str) -> None:
+    """Migrate the database at `url` and let go of it (blocking)."""
+    engine = create_catalog_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """A database that cannot be reached becomes one clear, transient error."""
+    try:
+        yield
     except OperationalError as exc:
-        raise DatamirrorError(
-            f"cannot reach the catalog database: {_first_line(exc.orig)}",
-            hint="check DATAMIRROR_DB and that the database server is running",
-        ) from exc
+        raise CatalogUnavailableError(_first_line(exc.orig)) from exc
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -93,5 +112,28 @@ def _first_line(error: BaseException | None) -> str:
     return str(error).strip().splitlines()[0] if error else "unknown error"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+class Database:
+    """An engine and its sessions. `run` executes one unit of work (a function of a
+    session, in one transaction) in a worker thread; ORM objects come back detached
+    (`expire_on_commit=False`), so callers may read their columns afterwards."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_catalog_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """`work` in one transaction, in the calling thread."""
+        with unavailable_as_error(), self._sessions.begin() as session:
+            return work(session)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work` in one transaction, in a worker thread."""
+        return await asyncio.to_thread(self.transact, work)
+
+    def ping(self) -> None:
+        with unavailable_as_error(), self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,7 +1,9 @@
 """One error root for datamirror. Facts are fields; every error carries a hint for the user.
 
-The CLI prints ``error: <message>`` and ``hint: <hint>``; the server maps ``status`` to an
-HTTP problem body. Backend errors are translated into these once, at the boundary.
+The CLI prints ``error: <message>`` and ``hint: <hint>`` (its `cli_hint` when it has one:
+advice that names a command, meant for the operator at the terminal and never shown to
+visitors of the server); the server maps ``status`` to an HTTP problem body with `hint`.
+Backend errors are translated into these once, at the boundary.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ class DatamirrorError(Exception):
     """Something went wrong in datamirror."""
 
     hint: str = ""
+    cli_hint: str = ""
     status: int = 500
 
-    def __init__(self, message: str | None = None, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, hint: str | None = None, cli_hint: str | None = None
+    ) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
         if hint is not None:
             self.hint = hint
+        if cli_hint is not None:
+            self.cli_hint = cli_hint
 
     @property
     def message(self) -> str:
@@ -33,6 +40,40 @@ class ConfigError(DatamirrorError):
     status = 500
 
 
+class CatalogUnavailableError(DatamirrorError):
+    """The catalog database cannot be reached."""
+
+    status = 503
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(
+            f"cannot reach the catalog database: {cause}",
+            hint="check DATAMIRROR_DB and that the database server is running",
+        )
+        self.cause = cause
+
+    def is_transient(self) -> bool:
+        return True
+
+
+class DatasetBusyError(DatamirrorError):
+    """Another job holds the dataset."""
+
+    status = 409
+
+    def __init__(self, dataset: str, holder: str, job: str) -> None:
+        super().__init__(
+            f"dataset {dataset!r} is busy: {job} by {holder}",
+            hint="wait for it to finish, then try again",
+        )
+        self.dataset = dataset
+        self.holder = holder
+        self.job = job
+
+    def is_transient(self) -> bool:
+        return True
+
+
 class UnknownDatasetError(DatamirrorError, LookupError):
     """No such dataset."""
 
@@ -41,7 +82,8 @@ class UnknownDatasetError(DatamirrorError, LookupError):
     def __init__(self, dataset: str) -> None:
         super().__init__(
             f"unknown dataset {dataset!r}",
-            hint="run `datamirror source list` to see the registered datasets",
+            hint="the index at / lists the datasets this server offers",
+            cli_hint="run `datamirror source list` to see the registered datasets",
         )
         self.dataset = dataset
 
@@ -73,7 +115,8 @@ class UnknownReleaseError(DatamirrorError, LookupError):
     def __init__(self, dataset: str, release: str) -> None:
         super().__init__(
             f"dataset {dataset!r} has no release {release!r}",
-            hint=f"run `datamirror releases {dataset}` to see its releases",
+            hint=f"the page /datasets/{dataset}/ lists its releases",
+            cli_hint=f"run `datamirror releases {dataset}` to see its releases",
         )
         self.dataset = dataset
         self.release = release
@@ -87,9 +130,16 @@ class NoReleaseError(DatamirrorError, LookupError):
     def __init__(self, dataset: str) -> None:
         super().__init__(
             f"dataset {dataset!r} has no published release yet",
-            hint=f"run `datamirror sync {dataset}` to publish one",
+            hint="the dataset is registered but not mirrored yet; try again later",
+            cli_hint=f"run `datamirror sync {dataset}` to publish one",
         )
         self.dataset = dataset
+
+
+class InvalidSettingError(DatamirrorError, ValueError):
+    """A source's setting is not one datamirror can use."""
+
+    status = 400
 
 
 class InvalidSourceURLError(DatamirrorError, ValueError):
@@ -103,6 +153,7 @@ class InvalidSourceURLError(DatamirrorError, ValueError):
             hint="use an http://, https://, ftp:// or s3:// URL of a directory or prefix",
         )
         self.url = url
+        self.reason = reason
 
 
 class SourceError(DatamirrorError):
@@ -199,7 +250,11 @@ class ObjectNotFoundError(StoreError, FileNotFoundError):
     status = 404
 
     def __init__(self, key: str) -> None:
-        super().__init__(f"no object {key!r} in the store", hint="run `datamirror verify`")
+        super().__init__(
+            f"no object {key!r} in the store",
+            hint="the mirror lost an object; tell its operators",
+        )
+        self.cli_hint = "run `datamirror verify DATASET` to find the damage, then sync it again"
         self.key = key
 
 

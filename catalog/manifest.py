@@ -7,8 +7,8 @@ written next to the release in the store, so the catalog can be rebuilt from the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,27 @@ class ManifestEntry:
     md5: str | None = None
     sha256: str | None = None
     source_etag: str | None = None
+    # digests verified beyond md5 and sha256 (sha1, sha512, BSD `sum`), by algorithm
+    other_digests: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """Every digest known for the bytes but xxh3-128, by algorithm name."""
+        known = {"md5": self.md5, "sha256": self.sha256}
+        return {**{k: v for k, v in known.items() if v}, **self.other_digests}
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["mtime"] = self.mtime.isoformat() if self.mtime else None
+        data: dict[str, Any] = {
+            "path": self.path,
+            "key": self.key,
+            "size": self.size,
+            "xxh3_128": self.xxh3_128,
+            "mtime": self.mtime.isoformat() if self.mtime else None,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "source_etag": self.source_etag,
+            "other_digests": dict(self.other_digests) or None,
+        }
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod
@@ -43,6 +60,7 @@ class ManifestEntry:
             md5=data.get("md5"),
             sha256=data.get("sha256"),
             source_etag=data.get("source_etag"),
+            other_digests=dict(data.get("other_digests") or {}),
         )
 
 

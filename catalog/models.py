@@ -18,8 +18,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -45,6 +46,29 @@ class RunState(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class Release(Base):
+    """One immutable, versioned snapshot of a dataset."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    state: Mapped[ReleaseState] = mapped_column(
+        Enum(ReleaseState, native_enum=False, length=20), default=ReleaseState.BUILDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="releases", foreign_keys=[dataset_id])
+    entries: Mapped[list[Entry]] = relationship(
+        back_populates="release", cascade="all, delete-orphan", order_by="Entry.path"
+    )
 
 
 class Dataset(Base):
@@ -81,28 +105,9 @@ class Dataset(Base):
     current_release: Mapped[Release | None] = relationship(
         foreign_keys=[current_release_id], post_update=True
     )
-
-
-class Release(Base):
-    """One immutable, versioned snapshot of a dataset."""
-
-    __tablename__ = "releases"
-    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
-    state: Mapped[ReleaseState] = mapped_column(
-        Enum(ReleaseState, native_enum=False, length=20), default=ReleaseState.BUILDING
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(default=None)
-    file_count: Mapped[int] = mapped_column(Integer, default=0)
-    total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-
-    dataset: Mapped[Dataset] = relationship(back_populates="releases", foreign_keys=[dataset_id])
-    entries: Mapped[list[Entry]] = relationship(
-        back_populates="release", cascade="all, delete-orphan", order_by="Entry.path"
+    # loaded with the dataset, in the same query
+    current_release_name: Mapped[str | None] = column_property(
+        select(Release.name).where(Release.id == current_release_id).scalar_subquery()
     )
 
 
@@ -121,6 +126,7 @@ class Entry(Base):
     xxh3_128: Mapped[str] = mapped_column(String(32))
     md5: Mapped[str | None] = mapped_column(String(32), default=None)
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    other_digests: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     source_etag: Mapped[str | None] = mapped_column(Text, default=None)
 
     release: Mapped[Release] = relationship(back_populates="entries")
@@ -180,6 +186,18 @@ class TransferPart(Base):
     etag: Mapped[str | None] = mapped_column(Text, default=None)
 
     transfer: Mapped[Transfer] = relationship(back_populates="parts")
+
+
+class Lease(Base):
+    """Who holds a dataset for a job (a sync, a gc) until when; renewed while it runs."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    job: Mapped[str] = mapped_column(String(100))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Token(Base):

@@ -11,16 +11,16 @@ The signing key is a row of the `tokens` table with scope `internal:url-signing-
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.db import Database
 from catalog.errors import (
     InvalidNameError,
     InvalidScopeError,
@@ -33,8 +33,6 @@ from catalog.models import Dataset, Token, utcnow
 CURATOR = "curator"
 READ_PREFIX = "read:"
 SIGNING_KEY_SCOPE = "internal:url-signing-key"
-
-Sessions = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +69,46 @@ def parse_scopes(scope: str) -> tuple[str, ...]:
     return scopes
 
 
-def create_token(session: Session, scope: str, label: str | None) -> str:
-    """A new token's secret; its datasets must exist (`UnknownDatasetError` otherwise)."""
-    scopes = parse_scopes(scope)
+class Tokens:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, scope: str, label: str | None = None) -> str:
+        """A new token's secret (shown once; only its hash is stored); its datasets must
+        exist (`UnknownDatasetError` otherwise)."""
+        scopes = parse_scopes(scope)
+        return await self._db.run(lambda session: _create(session, scopes, label))
+
+    async def check(self, secret: str) -> frozenset[str] | None:
+        """The scopes of a live token, or None for an unknown or revoked one."""
+        return await self._db.run(lambda session: _check(session, secret))
+
+    async def revoke(self, token_id: int) -> TokenInfo:
+        return await self._db.run(lambda session: _revoke(session, token_id))
+
+    async def list(self) -> builtins.list[TokenInfo]:
+        def rows(session: Session) -> builtins.list[TokenInfo]:
+            query = select(Token).where(Token.scope != SIGNING_KEY_SCOPE).order_by(Token.id)
+            return [TokenInfo.from_row(r) for r in session.scalars(query)]
+
+        return await self._db.run(rows)
+
+    async def signing_key(self) -> bytes:
+        """The URL-signing key; made on first use. Racing processes all settle on the
+        oldest."""
+        key = await self._db.run(_oldest_key)
+        if key is None:
+            await self._db.run(
+                lambda session: session.add(
+                    Token(token_hash=secrets.token_hex(32), scope=SIGNING_KEY_SCOPE)
+                )
+            )
+            key = await self._db.run(_oldest_key)
+            assert key is not None
+        return bytes.fromhex(key)
+
+
+def _create(session: Session, scopes: tuple[str, ...], label: str | None) -> str:
     for name in (s.removeprefix(READ_PREFIX) for s in scopes if s != CURATOR):
         if session.scalar(select(Dataset.id).where(Dataset.name == name)) is None:
             raise UnknownDatasetError(name)
@@ -82,8 +117,7 @@ def create_token(session: Session, scope: str, label: str | None) -> str:
     return secret
 
 
-def check_token(session: Session, secret: str) -> frozenset[str] | None:
-    """The scopes of a live token, or None for an unknown or revoked one."""
+def _check(session: Session, secret: str) -> frozenset[str] | None:
     row = session.scalar(
         select(Token).where(
             Token.token_hash == hash_token(secret), Token.scope != SIGNING_KEY_SCOPE
@@ -94,7 +128,7 @@ def check_token(session: Session, secret: str) -> frozenset[str] | None:
     return frozenset(row.scope.split())
 
 
-def revoke_token(session: Session, token_id: int) -> TokenInfo:
+def _revoke(session: Session, token_id: int) -> TokenInfo:
     row = session.get(Token, token_id)
     if row is None or row.scope == SIGNING_KEY_SCOPE:
         raise UnknownTokenError(token_id)
@@ -103,27 +137,7 @@ def revoke_token(session: Session, token_id: int) -> TokenInfo:
     return TokenInfo.from_row(row)
 
 
-def list_tokens(session: Session) -> list[TokenInfo]:
-    rows = session.scalars(select(Token).where(Token.scope != SIGNING_KEY_SCOPE).order_by(Token.id))
-    return [TokenInfo.from_row(r) for r in rows]
-
-
-def signing_key(sessions: Sessions) -> bytes:
-    """The URL-signing key; made on first use. Racing processes all settle on the oldest."""
-    key = _oldest_key(sessions)
-    if key is None:
-        with sessions() as session:
-            session.add(Token(token_hash=secrets.token_hex(32), scope=SIGNING_KEY_SCOPE))
-        key = _oldest_key(sessions)
-        assert key is not None
-    return bytes.fromhex(key)
-
-
-def _oldest_key(sessions: Sessions) -> str | None:
-    with sessions() as session:
-        return session.scalar(
-            select(Token.token_hash)
-            .where(Token.scope == SIGNING_KEY_SCOPE)
-            .order_by(Token.id)
-            .limit(1)
-        )
+def _oldest_key(session: Session) -> str | None:
+    return session.scalar(
+        select(Token.token_hash).where(Token.scope == SIGNING_KEY_SCOPE).order_by(Token.id).limit(1)
+    )

@@ -10,7 +10,7 @@ records follow, so a killed run's successor refetches at most what landed in the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -18,12 +18,12 @@ FLUSH_INTERVAL = 0.5
 
 
 class Batched(Generic[T]):
-    """Collects records; `write` (blocking, run in a thread) stores a batch. `flush` before
+    """Collects records; `write` stores a batch. `flush` before
     relying on the records: it writes what is pending and waits for batches on their way,
     and raises what a batch written in the background raised."""
 
     def __init__(
-        self, write: Callable[[Sequence[T]], None], interval: float = FLUSH_INTERVAL
+        self, write: Callable[[Sequence[T]], Awaitable[None]], interval: float = FLUSH_INTERVAL
     ) -> None:
         self._write = write
         self._interval = interval
@@ -60,7 +60,7 @@ class Batched(Generic[T]):
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
-            await asyncio.to_thread(self._write, batch)
+            await self._write(batch)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -71,6 +71,10 @@ class FileDigests:
         hasher = self._extra.get(algorithm)
         return hasher.hexdigest() if hasher else None
 
+    def hexdigests(self) -> dict[str, str]:
+        """Every digest computed but xxh3-128, by algorithm."""
+        return {name: str(hasher.hexdigest()) for name, hasher in self._extra.items()}
+
     @property
     def finish_blocks(self) -> bool:
         """Whether `finish` may wait (on BSD `sum`'s helper process)."""

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Never, Protocol, TextIO
 
-from mirror.report import human_bytes
+from catalog.sizes import human_bytes
 
 if TYPE_CHECKING:
     from tqdm import tqdm

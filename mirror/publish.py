@@ -1,4 +1,5 @@
-"""Publishing: the release's manifest and RO-Crate into the store, then the flip."""
+"""What a release writes into the store before it is published: its manifest.json and
+its ro-crate-metadata.json (the flip itself is `catalog.releases.publish`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from urllib.parse import quote
 from catalog.layout import manifest_key, ro_crate_key
 from catalog.manifest import ManifestEntry, dump_manifest
 from catalog.models import Dataset, Release, utcnow
-from catalog.repository import Catalog
 from catalog.store.base import Store
 
 RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.1/context"
@@ -69,9 +69,3 @@ async def write_release_files(
     crate = json.dumps(ro_crate(dataset, release.name, entries), indent=1).encode()
     await store.put(manifest_key(dataset.name, release.name), manifest)
     await store.put(ro_crate_key(dataset.name, release.name), crate)
-
-
-def flip(catalog: Catalog, dataset: str, release_id: int, keep: int | None) -> list[str]:
-    """Make the release current (one transaction), then expire beyond `keep`."""
-    catalog.publish(release_id)
-    return catalog.expire_releases(dataset, keep) if keep else []

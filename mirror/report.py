@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from catalog.sizes import human_bytes
+
 
 @dataclass(frozen=True, slots=True)
 class FileError:
@@ -18,7 +20,7 @@ class FileError:
 @dataclass(frozen=True, slots=True)
 class SyncReport:
     dataset: str
-    release: str
+    release: str | None
     new: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -65,16 +67,8 @@ class SyncReport:
 
     def lines(self) -> list[str]:
         """What the CLI prints at the end of a run."""
-        out = [f"{self.dataset} {self.release}: {self.summary}"]
+        where = f"{self.dataset} {self.release}" if self.release else self.dataset
+        out = [f"{where}: {self.summary}"]
         for err in self.errors:
             out.append(f"  failed {err.path}: {err.error}")
         return out
-
-
-def human_bytes(count: float) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover

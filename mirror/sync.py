@@ -40,7 +40,7 @@ from mirror.plan import (
     with_rechecked,
 )
 from mirror.progress import Progress, QuietProgress
-from mirror.publish import flip, write_release_files
+from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
 from mirror.retry import RetryPolicy
 from mirror.sources.base import Source, SourceEntry
@@ -89,43 +89,39 @@ async def run_sync(
     the run is recorded, and its report says the current release is up to date.
     """
     started = time.monotonic()
-    dataset = await asyncio.to_thread(catalog.get_dataset, name)
-    resuming = await asyncio.to_thread(catalog.building_release, name)
+    dataset = await catalog.datasets.get(name)
+    resuming = await catalog.releases.building(name)
     if resuming is not None:
-        await asyncio.to_thread(catalog.abandon_runs, resuming.id)
-    run = await asyncio.to_thread(catalog.start_run, name, resuming.id if resuming else None)
-    report = SyncReport(name, resuming.name if resuming else "")
+        await catalog.runs.abandon(resuming.id)
+    run = await catalog.runs.start(name, resuming.id if resuming else None)
+    report = SyncReport(name, resuming.name if resuming else None)
     try:
         planned = await plan_sync(catalog, source, dataset, options)
         if resuming is None and dataset.current_release_id is not None and planned.plan.up_to_date:
-            current = await asyncio.to_thread(catalog.current_release, name)
+            current = await catalog.releases.current(name)
             report = make_report(name, current.name, planned, Outcome((), ()))
             report = replace(report, up_to_date=True)
         else:
-            release = (
-                resuming
-                if resuming is not None
-                else await asyncio.to_thread(catalog.new_release, name)
-            )
-            await asyncio.to_thread(catalog.attach_run, run.id, release.id)
+            release = resuming if resuming is not None else await catalog.releases.new(name)
+            await catalog.runs.attach(run.id, release.id)
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
                                   progress)  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
-            await asyncio.to_thread(flip, catalog, name, release.id, options.keep or dataset.keep)
+            await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
         report = replace(report, seconds=time.monotonic() - started)
     except (DatamirrorError, OSError) as exc:
         report = replace(report, seconds=time.monotonic() - started)
-        await asyncio.to_thread(
-            catalog.finish_run, run.id, RunState.FAILED, report.to_json(), str(exc)
-        )
+        await catalog.runs.finish(run.id, RunState.FAILED, report.to_json(), str(exc))
         exc.add_note("\n".join(report.lines()))
         raise
     except (asyncio.CancelledError, KeyboardInterrupt):
-        catalog.finish_run(run.id, RunState.FAILED, report.to_json(), "interrupted")
+        await asyncio.shield(
+            catalog.runs.finish(run.id, RunState.FAILED, report.to_json(), "interrupted")
+        )
         raise
-    await asyncio.to_thread(catalog.finish_run, run.id, RunState.SUCCEEDED, report.to_json())
+    await catalog.runs.finish(run.id, RunState.SUCCEEDED, report.to_json())
     return report
 
 
@@ -161,7 +157,7 @@ async def plan_sync(
     listing = await list_source(source, dataset)
     mode = options.checksums or dataset.checksums
     checksum_files = await published_digests(source, listing, mode, options.policy)
-    previous = await asyncio.to_thread(_previous_entries, catalog, dataset)
+    previous = await _previous_entries(catalog, dataset)
     plan = make_plan(listing, previous, checksum_files.digests)
     plan = with_rechecked(plan, checksum_files.held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
@@ -181,7 +177,7 @@ async def _build(
         catalog, store, source, dataset.name, release.name, release.id,
         effective_part_size(store, options.part_size, options.memory),
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
-        entries=Batched(lambda batch: catalog.add_entries(release.id, batch)),
+        entries=Batched(lambda batch: catalog.releases.add_entries(release.id, batch)),
         bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
         prefetched=planned.checksum_files.contents, policy=options.policy,
     )  # fmt: skip
@@ -192,7 +188,7 @@ async def _build(
     finally:
         progress.close()
     if not outcome.errors:
-        entries = await asyncio.to_thread(catalog.release_entries, release.id)
+        entries = await catalog.releases.entries(release.id)
         await write_release_files(store, dataset, release, entries)
         await store.flush()
     return make_report(dataset.name, release.name, planned, outcome)
@@ -242,10 +238,10 @@ async def published_digests(
     return found
 
 
-def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:
+async def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:
     if dataset.current_release_id is None:
         return {}
-    return {e.path: e for e in catalog.release_entries(dataset.current_release_id)}
+    return {e.path: e for e in await catalog.releases.entries(dataset.current_release_id)}
 
 
 async def _prepare_release(
@@ -253,10 +249,10 @@ async def _prepare_release(
 ) -> None:
     """Forget what the listing no longer has, reuse unchanged objects, drop stale uploads."""
     paths = {f.entry.path for f in plan.files}
-    await asyncio.to_thread(catalog.remove_entries, release_id, paths)
+    await catalog.releases.remove_entries(release_id, paths)
     reused = [f.previous for f in plan.files if f.action is Action.UNCHANGED and f.previous]
-    await asyncio.to_thread(catalog.add_entries, release_id, reused)
-    keep = await asyncio.to_thread(catalog.open_upload_ids, release_id)
+    await catalog.releases.add_entries(release_id, reused)
+    keep = await catalog.transfers.open_upload_ids(release_id)
     await store.abort_stale_uploads(dataset_objects_prefix(name), keep)
 
 
@@ -264,7 +260,7 @@ async def not_yet_landed(
     catalog: Catalog, store: Store, dataset: str, release: Release, plan: Plan
 ) -> list[PlannedFile]:
     """Files to fetch, less those a previous run of this release already recorded."""
-    recorded = await asyncio.to_thread(catalog.release_entries, release.id)
+    recorded = await catalog.releases.entries(release.id)
     landed = {e.path: e for e in await still_stored(store, dataset, release.name, recorded)}
 
     def done(planned: PlannedFile) -> bool:

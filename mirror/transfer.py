@@ -27,8 +27,9 @@ from catalog.errors import (
 )
 from catalog.layout import object_key
 from catalog.manifest import ManifestEntry
-from catalog.repository import Catalog, TransferState
+from catalog.repository import Catalog
 from catalog.store.base import ByteRange, PartWriter, Store, SupportsWriteAt
+from catalog.transfers import LandedRecord, TransferState
 from mirror.bandwidth import TokenBucket
 from mirror.batched import Batched
 from mirror.budget import ByteBudget
@@ -92,18 +93,19 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
     try:
         digests.check(entry.path, planned.expected)
     except ChecksumMismatchError:
-        await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+        await ctx.catalog.transfers.finish(ctx.release_id, entry.path)
         raise
+    known = digests.hexdigests()
     manifest_entry = ManifestEntry(
         path=entry.path, key=key, size=entry.size, xxh3_128=digests.xxh3_128,
-        mtime=entry.mtime, md5=digests.hexdigest("md5"), sha256=digests.hexdigest("sha256"),
-        source_etag=entry.version,
+        mtime=entry.mtime, md5=known.pop("md5", None), sha256=known.pop("sha256", None),
+        source_etag=entry.version, other_digests=known,
     )  # fmt: skip
     if entry.size <= ctx.part_size and ctx.entries is not None:
         await ctx.entries.add(manifest_entry)
     else:
-        await asyncio.to_thread(ctx.catalog.add_entries, ctx.release_id, [manifest_entry])
-        await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+        await ctx.catalog.releases.add_entries(ctx.release_id, [manifest_entry])
+        await ctx.catalog.transfers.finish(ctx.release_id, entry.path)
     ctx.progress.file_done()
     return Fetched(manifest_entry, transferred, resumed)
 
@@ -154,7 +156,7 @@ async def fetch_parts(
         first = failures.exceptions[0]
         if isinstance(first, SourceChangedError):
             await writer.abort()
-            await asyncio.to_thread(ctx.catalog.finish_transfer, ctx.release_id, entry.path)
+            await ctx.catalog.transfers.finish(ctx.release_id, entry.path)
         raise first from None
     await log.flush()
     await writer.complete()
@@ -167,7 +169,7 @@ async def open_writer(
     ctx: TransferContext, entry: SourceEntry, key: str
 ) -> tuple[PartWriter, TransferState]:
     """Reopen this file's unfinished upload when its source version is unchanged."""
-    state = await asyncio.to_thread(ctx.catalog.get_transfer, ctx.release_id, entry.path)
+    state = await ctx.catalog.transfers.get(ctx.release_id, entry.path)
     if state is not None and state.upload_id:
         same = state.version == entry.version and state.size == entry.size
         try:
@@ -179,19 +181,16 @@ async def open_writer(
                 return writer, state
             await writer.abort()
     writer = await ctx.store.start_upload(key, ctx.part_size)
-    state = await asyncio.to_thread(
-        ctx.catalog.start_transfer, ctx.release_id, entry.path, key, entry.size,
-        ctx.part_size, entry.version, writer.upload_id,
+    state = await ctx.catalog.transfers.start(
+        ctx.release_id, entry.path, key, entry.size, ctx.part_size, entry.version,
+        writer.upload_id,
     )  # fmt: skip
     return writer, state
 
 
-LandedRecord = tuple[int, int, int, str]
-
-
 def part_log(catalog: Catalog, transfer_id: int) -> Batched[LandedRecord]:
-    """Landed parts (number, offset, length, xxh3-128), committed in batches."""
-    return Batched(lambda batch: catalog.add_parts(transfer_id, batch))
+    """Landed parts, committed in batches."""
+    return Batched(lambda batch: catalog.transfers.add_parts(transfer_id, batch))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,49 +9,46 @@ is the cluster's way and replaces this loop there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from croniter import croniter
 
-from catalog.errors import ConfigError, DatamirrorError
-from catalog.models import Dataset
+from catalog.errors import DatamirrorError
 from catalog.repository import Catalog
+from catalog.source_spec import check_schedule
 
 TICK = 30.0
 
 
 def next_due(schedule: str, last_run: datetime | None, now: datetime) -> datetime:
     """When a dataset with this schedule and last run is next due."""
-    if not croniter.is_valid(schedule):
-        raise ConfigError(
-            f"invalid cron schedule {schedule!r}", hint="use five fields, e.g. '0 3 * * *'"
-        )
+    check_schedule(schedule)
     if last_run is None:
         return now
     when: datetime = croniter(schedule, last_run.astimezone(UTC)).get_next(datetime)
     return when
 
 
-def due_datasets(catalog: Catalog, now: datetime) -> list[str]:
+async def due_datasets(catalog: Catalog, now: datetime) -> list[str]:
     due = []
-    for dataset in catalog.list_datasets():
-        if dataset.schedule and next_due(dataset.schedule, _last_run(catalog, dataset), now) <= now:
+    for dataset in await catalog.datasets.list():
+        if not dataset.schedule:
+            continue
+        last = await catalog.runs.latest(dataset.name)
+        started = None if last is None else iso_aware(last.started_at)
+        if next_due(dataset.schedule, started, now) <= now:
             due.append(dataset.name)
     return due
 
 
-def _last_run(catalog: Catalog, dataset: Dataset) -> datetime | None:
-    runs = catalog.list_runs(dataset.name)
-    if not runs:
-        return None
-    started = runs[-1].started_at
-    return started if started.tzinfo else started.replace(tzinfo=UTC)
+def iso_aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 async def run_worker(
     catalog: Catalog,
-    sync_one: Callable[[str], object],
+    sync_one: Callable[[str], Awaitable[object]],
     report: Callable[[str], None],
     *,
     once: bool = False,
@@ -59,10 +56,10 @@ async def run_worker(
     """Sync due datasets every tick; with `once`, only those due now."""
     while True:
         now = datetime.now(UTC)
-        for name in await asyncio.to_thread(due_datasets, catalog, now):
+        for name in await due_datasets(catalog, now):
             report(f"worker: syncing {name}")
             try:
-                await asyncio.to_thread(sync_one, name)
+                await sync_one(name)
             except DatamirrorError as exc:
                 report(f"worker: {name} failed: {exc}")
         if once:

@@ -10,7 +10,6 @@ about whether the dataset exists.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,7 +84,7 @@ class TokenCache:
         cached = self._entries.get(key)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        found = await asyncio.to_thread(self.catalog.check_token, secret)
+        found = await self.catalog.tokens.check(secret)
         scopes = found or frozenset()
         self._entries.pop(key, None)
         self._entries[key] = (now, scopes)

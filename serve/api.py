@@ -14,7 +14,6 @@ Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curato
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from catalog.errors import DatamirrorError
-from catalog.models import Dataset, Release
+from catalog.models import Dataset
+from catalog.releases import release_json
 from catalog.repository import Catalog
 from serve.access import ACCESS
-from serve.api_fields import changes_from, checked_fields, iso_utc, source_json, spec_from
+from serve.api_fields import changes_from, checked_fields, source_json, spec_from
 from serve.metrics import ROUTE_KIND
 from serve.openapi import OPENAPI
 from serve.problems import ProblemError
@@ -44,9 +43,8 @@ class CuratorApi:
 
     async def list_sources(self, request: web.Request) -> web.Response:
         _require_curator(request)
-        rows = await asyncio.to_thread(self.catalog.list_datasets)
-        currents = await asyncio.to_thread(self._current_names)
-        body = {"sources": [source_json(ds, currents.get(ds.name)) for ds in rows]}
+        rows = await self.catalog.datasets.list()
+        body = {"sources": [source_json(ds) for ds in rows]}
         return web.json_response(body, headers=JSON_HEADERS)
 
     async def create(self, request: web.Request) -> web.Response:
@@ -54,15 +52,15 @@ class CuratorApi:
         fields = checked_fields(await _json_body(request), creating=True)
         spec = spec_from(fields)
         await check_public(spec.url, spec.options, self.allowlist)
-        ds = await asyncio.to_thread(self.catalog.add_dataset, spec)
+        ds = await self.catalog.datasets.add(spec)
         location = f"{PREFIX}/sources/{ds.name}"
         headers = {**JSON_HEADERS, hdrs.LOCATION: location}
-        return web.json_response(source_json(ds, None), status=201, headers=headers)
+        return web.json_response(source_json(ds), status=201, headers=headers)
 
     async def show(self, request: web.Request) -> web.Response:
         _require_curator(request)
         ds = await self._dataset(request)
-        return web.json_response(source_json(ds, await self._current(ds)), headers=JSON_HEADERS)
+        return web.json_response(source_json(ds), headers=JSON_HEADERS)
 
     async def update(self, request: web.Request) -> web.Response:
         _require_curator(request)
@@ -71,41 +69,27 @@ class CuratorApi:
         if "url" in changes or "options" in changes:
             url = changes.get("url", ds.url)
             await check_public(url, changes.get("options", ds.options), self.allowlist)
-        updated = await asyncio.to_thread(self.catalog.update_dataset, ds.name, **changes)
-        current = await self._current(updated)
-        return web.json_response(source_json(updated, current), headers=JSON_HEADERS)
+        updated = await self.catalog.datasets.update(ds.name, **changes)
+        return web.json_response(source_json(updated), headers=JSON_HEADERS)
 
     async def remove(self, request: web.Request) -> web.Response:
         _require_curator(request)
         ds = await self._dataset(request)
-        await asyncio.to_thread(self.catalog.remove_dataset, ds.name)
+        await self.catalog.datasets.remove(ds.name)
         return web.Response(status=204, headers=JSON_HEADERS)
 
     async def releases(self, request: web.Request) -> web.Response:
         _require_curator(request)
         ds = await self._dataset(request)
-        rows = await asyncio.to_thread(self.catalog.list_releases, ds.name)
-        body = {"source": ds.name, "releases": [_release_json(r, ds) for r in rows]}
+        rows = await self.catalog.releases.list(ds.name)
+        body = {
+            "source": ds.name,
+            "releases": [release_json(r, ds.current_release_id) for r in rows],
+        }
         return web.json_response(body, headers=JSON_HEADERS)
 
     async def _dataset(self, request: web.Request) -> Dataset:
-        return await asyncio.to_thread(self.catalog.get_dataset, request.match_info["name"])
-
-    async def _current(self, ds: Dataset) -> str | None:
-        if ds.current_release_id is None:
-            return None
-        release = await asyncio.to_thread(self.catalog.current_release, ds.name)
-        return release.name
-
-    def _current_names(self) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for ds in self.catalog.list_datasets():
-            if ds.current_release_id is not None:
-                try:
-                    names[ds.name] = self.catalog.current_release(ds.name).name
-                except DatamirrorError:
-                    continue
-        return names
+        return await self.catalog.datasets.get(request.match_info["name"])
 
 
 API = web.AppKey("curator_api", CuratorApi)
@@ -162,18 +146,6 @@ async def _json_body(request: web.Request) -> Any:
         return json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProblemError(400, f"the body is not JSON: {exc}") from None
-
-
-def _release_json(release: Release, ds: Dataset) -> dict[str, Any]:
-    return {
-        "name": release.name,
-        "state": release.state.value,
-        "current": release.id == ds.current_release_id,
-        "files": release.file_count,
-        "bytes": release.total_bytes,
-        "created_at": iso_utc(release.created_at),
-        "published_at": iso_utc(release.published_at) if release.published_at else None,
-    }
 
 
 async def openapi(request: web.Request) -> web.Response:

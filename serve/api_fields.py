@@ -9,14 +9,14 @@ endpoint_url and no_sign_request (kept in the dataset's options, as the CLI keep
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from catalog.errors import InvalidNameError, InvalidSourceURLError
 from catalog.layout import check_name
 from catalog.models import Dataset
-from catalog.repository import DatasetSpec, check_source_url
+from catalog.releases import iso_utc
+from catalog.source_spec import DatasetSpec, check_source_url
 from serve.problems import ProblemError
 
 OPTION_FIELDS = ("endpoint_url", "no_sign_request")
@@ -140,12 +140,7 @@ def changes_from(fields: Mapping[str, Any], current: Dataset) -> dict[str, Any]:
     return changes
 
 
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC; SQLite hands back naive datetimes that were stored as UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
-
-
-def source_json(ds: Dataset, current: str | None) -> dict[str, Any]:
+def source_json(ds: Dataset) -> dict[str, Any]:
     return {
         "name": ds.name,
         "url": ds.url,
@@ -162,5 +157,5 @@ def source_json(ds: Dataset, current: str | None) -> dict[str, Any]:
         "endpoint_url": ds.options.get("endpoint_url"),
         "no_sign_request": bool(ds.options.get("no_sign_request", False)),
         "created_at": iso_utc(ds.created_at),
-        "current_release": current,
+        "current_release": ds.current_release_name,
     }

@@ -14,16 +14,17 @@ problem bodies), access (bearer token or signed URL -> `Access` on the request).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from catalog.errors import StoreError
 from catalog.repository import Catalog
-from catalog.store import Store, open_store
+from catalog.runtime import Runtime
+from catalog.store import Store
 from catalog.store.base import SupportsLocalPath, SupportsPresign
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api import API, CuratorApi
@@ -41,28 +42,25 @@ from serve.routes import DatasetRoutes
 
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
-    db_url: str
-    store_url: str
-    s3_endpoint: str | None = None
     sendfile: bool = True
     redirect_to_store: bool = False
     ttl: float = 2.0
     hot_cache_bytes: int = 64 * 1024 * 1024
     token_ttl: float = 5.0
-    secret: str | None = None  # DATAMIRROR_SECRET; else the key kept in the catalog
-    source_allowlist: frozenset[str] = frozenset()
 
 
+RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
 PROBE_SECONDS = 5.0
 CATALOG = web.AppKey("catalog", Catalog)
 STORE = web.AppKey("store", Store)
 ROUTES = web.AppKey("routes", DatasetRoutes)
 
 
-def make_app(config: ServeConfig) -> web.Application:
+def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Application:
+    """The application; each process that runs it opens its own runtime at start-up."""
     app = web.Application(middlewares=[metrics_middleware, problem_middleware, access_middleware])
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_resources(config))
+    app.cleanup_ctx.append(_resources(config, open_runtime))
     app.on_response_prepare.append(add_cors_headers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -85,48 +83,46 @@ def _delegate(pick: Callable[[DatasetRoutes], Handler]) -> Handler:
     return handler
 
 
-def _resources(config: ServeConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+def _resources(
+    config: ServeConfig, open_runtime: RuntimeOpener
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        catalog = await asyncio.to_thread(Catalog, config.db_url)
-        store = open_store(config.store_url, s3_endpoint=config.s3_endpoint)
-        app[CATALOG] = catalog
-        app[STORE] = store
-        app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), _key_source(config, catalog))
-        app[API] = CuratorApi(catalog, config.source_allowlist)
-        files = OpenFiles(store.local_path) if isinstance(store, SupportsLocalPath) else None
-        remote = None
-        if files is None and isinstance(store, SupportsPresign):
-            remote = RemoteReader(store, PresignedUrls(store))
-        app[ROUTES] = DatasetRoutes(
-            view=CatalogView(catalog, ttl=config.ttl),
-            store=store,
-            documents=Documents(store),
-            hot=HotCache(config.hot_cache_bytes),
-            files=files,
-            remote=remote,
-            sendfile=config.sendfile,
-            redirect_to_store=config.redirect_to_store,
-        )
-        try:
+        async with open_runtime() as runtime, _serving(app, config, runtime):
             yield
-        finally:
-            if files is not None:
-                files.close()
-            if remote is not None:
-                await remote.close()
-            await store.close()
-            await asyncio.to_thread(catalog.close)
 
     return lifetime
 
 
-def _key_source(config: ServeConfig, catalog: Catalog) -> Callable[[], Awaitable[bytes]]:
-    async def key() -> bytes:
-        if config.secret:
-            return config.secret.encode()
-        return await asyncio.to_thread(catalog.signing_key)
-
-    return key
+@asynccontextmanager
+async def _serving(
+    app: web.Application, config: ServeConfig, runtime: Runtime
+) -> AsyncIterator[None]:
+    catalog, store = runtime.catalog, runtime.store
+    app[CATALOG] = catalog
+    app[STORE] = store
+    app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), runtime.signing_key)
+    app[API] = CuratorApi(catalog, runtime.settings.source_allowlist)
+    files = OpenFiles(store.local_path) if isinstance(store, SupportsLocalPath) else None
+    remote = None
+    if files is None and isinstance(store, SupportsPresign):
+        remote = RemoteReader(store, PresignedUrls(store))
+    app[ROUTES] = DatasetRoutes(
+        view=CatalogView(catalog, ttl=config.ttl),
+        store=store,
+        documents=Documents(store),
+        hot=HotCache(config.hot_cache_bytes),
+        files=files,
+        remote=remote,
+        sendfile=config.sendfile,
+        redirect_to_store=config.redirect_to_store,
+    )
+    try:
+        yield
+    finally:
+        if files is not None:
+            files.close()
+        if remote is not None:
+            await remote.close()
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -136,7 +132,7 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the catalog database answers and the object store is reachable."""
     checks = {
-        "db": _check(asyncio.to_thread(_ping_db, request.app[CATALOG])),
+        "db": _check(request.app[CATALOG].ping()),
         "store": _check(request.app[STORE].exists("readyz-probe")),
     }
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
@@ -157,8 +153,3 @@ async def _check(probe: Any) -> str:
     except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
         return f"error: {type(exc).__name__}"
     return "ok"
-
-
-def _ping_db(catalog: Catalog) -> None:
-    with catalog.session() as session:
-        session.execute(text("SELECT 1"))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from catalog.errors import NoReleaseError
 from catalog.models import Dataset, Release
@@ -37,17 +38,9 @@ class DatasetInfo:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: Dataset, current: str | None) -> DatasetInfo:
-        return cls(
-            row.name,
-            row.url,
-            row.title,
-            row.description,
-            row.license,
-            row.restricted,
-            current,
-            row.created_at,
-        )
+    def from_row(cls, row: Dataset) -> DatasetInfo:
+        return cls(row.name, row.url, row.title, row.description, row.license, row.restricted,
+                   row.current_release_name, row.created_at)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,24 +101,17 @@ class CatalogView:
 
     async def _fresh_dataset(self, name: str) -> DatasetInfo:
         started = self._clock()
-        info = await asyncio.to_thread(self._load_dataset, name)
+        info = DatasetInfo.from_row(await self.catalog.datasets.get(name))
         self._datasets[name] = (started, info)
         return info
 
-    def _load_dataset(self, name: str) -> DatasetInfo:
-        row = self.catalog.get_dataset(name)
-        current = None
-        if row.current_release_id is not None:
-            current = self.catalog.current_release(name).name
-        return DatasetInfo.from_row(row, current)
-
     async def datasets(self) -> list[DatasetInfo]:
-        rows = await asyncio.to_thread(self.catalog.list_datasets)
+        rows = await self.catalog.datasets.list()
         return [await self.dataset(row.name) for row in rows]
 
     async def releases(self, dataset: str) -> list[ReleaseInfo]:
         """The published releases, newest first."""
-        rows: list[Release] = await asyncio.to_thread(self.catalog.list_releases, dataset)
+        rows: list[Release] = await self.catalog.releases.list(dataset)
         published = [r for r in rows if r.published_at is not None and r.state == "published"]
         return [
             ReleaseInfo(r.name, r.published_at, r.file_count, r.total_bytes)
@@ -145,18 +131,19 @@ class CatalogView:
         if found is not None:
             self._indexes.move_to_end(key)
             return found
-        return await self._shared_load(key, lambda: self._load_index(dataset, name))
+        return await self._shared_load(key, self._load_index(dataset, name))
 
     async def _shared_load(
-        self, key: tuple[str, str], load: Callable[[], ReleaseIndex]
+        self, key: tuple[str, str], load: Coroutine[Any, Any, ReleaseIndex]
     ) -> ReleaseIndex:
         pending = self._loading.get(key)
         if pending is not None:
+            load.close()
             return await asyncio.shield(pending)
         future: asyncio.Future[ReleaseIndex] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
-            index = await asyncio.to_thread(load)
+            index = await load
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved; waiters re-raise it themselves
@@ -175,7 +162,9 @@ class CatalogView:
         while len(self._indexes) > self.max_indexes:
             self._indexes.popitem(last=False)
 
-    def _load_index(self, dataset: str, name: str) -> ReleaseIndex:
-        release = self.catalog.get_release(dataset, name)
-        entries = self.catalog.release_entries(release.id)
-        return ReleaseIndex.build(dataset, name, release.id, release.published_at, entries)
+    async def _load_index(self, dataset: str, name: str) -> ReleaseIndex:
+        release = await self.catalog.releases.get(dataset, name)
+        entries = await self.catalog.releases.entries(release.id)
+        return await asyncio.to_thread(
+            ReleaseIndex.build, dataset, name, release.id, release.published_at, entries
+        )

@@ -16,7 +16,7 @@ from aiohttp import web
 from catalog.errors import DatamirrorError
 from serve.negotiation import prefers_json
 
-log = logging.getLogger("datamirror.serve")
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, s3_endpoint: str | None = None) -> Store:
+def open_store(url: str, *, s3_endpoint: str | None = None, region: str = "us-east-1") -> Store:
     """`file:///path` -> LocalStore, `s3://bucket/prefix` -> S3Store."""
     scheme = urlsplit(url).scheme
     if scheme == "file":
@@ -39,7 +39,7 @@ def open_store(url: str, *, s3_endpoint: str | None = None) -> Store:
     if scheme == "s3":
         from catalog.store.s3 import S3Store
 
-        return S3Store.from_url(url, endpoint_url=s3_endpoint)
+        return S3Store.from_url(url, endpoint_url=s3_endpoint, region=region)
     raise ConfigError(
         f"unsupported store URL {url!r}",
         hint="set DATAMIRROR_STORE to file:///path or s3://bucket/prefix",

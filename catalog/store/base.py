@@ -34,6 +34,25 @@ class ByteRange:
     def length(self) -> int:
         return self.end - self.start
 
+    def range_header(self) -> str:
+        """The `Range` request header asking for these bytes (RFC 9110 §14.2); the range
+        must not be empty."""
+        return f"bytes={self.start}-{self.end - 1}"
+
+    def content_range(self, total: int) -> str:
+        """The `Content-Range` answering with these bytes of `total` (RFC 9110 §14.4)."""
+        return f"bytes {self.start}-{self.end - 1}/{total}"
+
+    def answered_by(self, content_range: str | None) -> bool:
+        """Whether a `Content-Range` header names exactly these bytes (of any total)."""
+        return (content_range or "").startswith(f"bytes {self.start}-{self.end - 1}/")
+
+
+def content_range_total(content_range: str | None) -> int | None:
+    """The complete length a `Content-Range` header states (`*` or garbage: None)."""
+    total = (content_range or "").rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:

@@ -1,28 +1,26 @@
 """A store in an S3 bucket (AWS, Ceph RGW, MinIO, `rclone serve s3`), through boto3.
 
-boto3 blocks, so every call runs in a thread; one client (thread-safe, pooled) serves them
-all. botocore errors become datamirror errors in one place, `_translate`.
+Listings, heads and multipart bookkeeping go through boto3, which blocks, so those calls
+run in threads; one client (thread-safe, pooled) serves them all. Bytes go another way:
+boto3 mints a presigned GetObject, PutObject or UploadPart URL and the bytes travel
+through one pooled aiohttp session on the event loop (`catalog.store.s3_client`).
+S3 errors become datamirror errors in one place (`_translate`, `_translate_failure`).
 
-Writes go another way: boto3 mints a presigned PutObject or UploadPart URL and the
-bytes are PUT through one pooled aiohttp session. Over plain HTTP (a cluster-internal
-Ceph RGW or MinIO) botocore signs the payload itself, a SHA-256 of every byte; a
-presigned URL signs `UNSIGNED-PAYLOAD`, and the upload holds no thread (a PUT per thread
-capped the small objects in flight at the pool's six threads).
+Over plain HTTP (a cluster-internal Ceph RGW or MinIO) botocore would sign a PUT's payload,
+a SHA-256 of every byte; a presigned URL signs `UNSIGNED-PAYLOAD`, and the transfer holds
+no thread (a PUT per thread capped the small objects in flight at the pool's six threads;
+reads through boto3 cost three thread hops per read).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import os
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -41,8 +39,15 @@ from catalog.errors import (
     ObjectNotFoundError,
     StoreError,
 )
-from catalog.http_session import SessionPerLoop
 from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
+from catalog.store.s3_client import (
+    Problem,
+    S3FailureError,
+    http_session,
+    make_client,
+    plain_etag,
+    presigned_get,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,33 +56,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 POOL_CONNECTIONS = 64
-PUT_URL_SECONDS = 3600
-_ERROR_CODE = re.compile(r"<Code>([^<]+)</Code>")
-NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
-DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
-TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
-
-
-def s3_client(endpoint_url: str | None = None, *, max_attempts: int = 5) -> S3Client:
-    """A pooled S3 client; credentials from boto3's chain, region from AWS_REGION."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    config = Config(
-        max_pool_connections=POOL_CONNECTIONS,
-        retries={"mode": "standard", "max_attempts": max_attempts},
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
-        # S3-compatible servers send whole-object checksums with ranged reads.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    session = boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+URL_SECONDS = 3600
+STORE_ATTEMPTS = 5
 
 
 def _translate(exc: Exception, bucket: str, key: str) -> DatamirrorError:
     """The one boundary where botocore errors become datamirror errors."""
     if isinstance(exc, ClientError):
-        return _translate_response(exc, bucket, key)
+        return _translate_failure(S3FailureError.from_client_error(exc), bucket, key)
     if isinstance(exc, NoCredentialsError):
         return StoreError(
             "no S3 credentials found",
@@ -88,27 +74,22 @@ def _translate(exc: Exception, bucket: str, key: str) -> DatamirrorError:
     return StoreError(f"object store failed on {key!r}: {exc}")
 
 
-def _translate_response(exc: ClientError, bucket: str, key: str) -> DatamirrorError:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-    return _translate_code(code, status, bucket, key)
-
-
-def _translate_code(code: str, status: int, bucket: str, key: str) -> DatamirrorError:
-    if code == "NoSuchBucket":
+def _translate_failure(failure: S3FailureError, bucket: str, key: str) -> DatamirrorError:
+    problem = failure.problem
+    if problem is Problem.NO_BUCKET:
         return StoreError(
             f"the bucket {bucket!r} does not exist",
             hint="create the bucket first (e.g. `aws s3 mb s3://BUCKET`) or fix DATAMIRROR_STORE",
         )
-    if code in NOT_FOUND:
+    if problem is Problem.NOT_FOUND:
         return ObjectNotFoundError(key)
-    if code in DENIED:
+    if problem is Problem.DENIED:
         return AccessDeniedError(
-            f"the object store refused access to {key!r} ({code})",
+            f"the object store refused access to {key!r} ({failure.code or failure.status})",
             hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy",
         )
-    transient = code in TRANSIENT or status >= 500
-    return StoreError(f"object store error on {key!r}: {code or status}", transient=transient)
+    detail = f"object store error on {key!r}: {failure.code or failure.status}"
+    return StoreError(detail, transient=problem is Problem.TRANSIENT)
 
 
 def _parse_url(url: str) -> tuple[str, str]:
@@ -121,10 +102,6 @@ def _parse_url(url: str) -> tuple[str, str]:
     return parts.netloc, f"{prefix}/" if prefix else ""
 
 
-def _etag(raw: str | None) -> str | None:
-    return raw.strip('"') if raw else None
-
-
 class S3Store:
     """`s3://bucket/prefix`: every key lives under the prefix."""
 
@@ -132,31 +109,35 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
-        self._http = SessionPerLoop(
-            lambda: aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
-            )
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, endpoint_url: str | None, region: str) -> S3Store:
+        bucket, prefix = _parse_url(url)
+        client = make_client(
+            endpoint_url, region, connections=POOL_CONNECTIONS, max_attempts=STORE_ATTEMPTS
         )
+        return cls(bucket, prefix, client)
+
+    def http(self) -> aiohttp.ClientSession:
+        """The pooled session for presigned reads and writes (made inside the loop)."""
+        if self._session is None:
+            self._session = http_session(POOL_CONNECTIONS, read_timeout=300)
+        return self._session
 
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         """PUT `data` to a presigned URL; the object's (or part's) ETag."""
         try:
             # sent as signed: yarl must not re-encode the path
-            async with self._http.get().put(URL(url, encoded=True), data=data) as response:
+            async with self.http().put(URL(url, encoded=True), data=data) as response:
                 if response.status >= 300:
-                    code = _ERROR_CODE.search(await response.text(errors="replace"))
-                    error = code.group(1) if code else ""
-                    raise _translate_code(error, response.status, self.bucket, key)
-                return _etag(response.headers.get("ETag"))
+                    failure = S3FailureError.from_body(
+                        response.status, await response.text(errors="replace")
+                    )
+                    raise _translate_failure(failure, self.bucket, key)
+                return plain_etag(response.headers.get("ETag"))
         except aiohttp.ClientError as exc:
             raise StoreError(f"object store unreachable: {exc}", transient=True) from exc
-
-    @classmethod
-    def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Store:
-        bucket, prefix = _parse_url(url)
-        endpoint = endpoint_url or os.environ.get("DATAMIRROR_S3_ENDPOINT") or None
-        return cls(bucket, prefix, s3_client(endpoint))
 
     @property
     def url(self) -> str:
@@ -172,7 +153,7 @@ class S3Store:
             raise _translate(exc, self.bucket, key) from exc
 
     async def put(self, key: str, data: bytes) -> ObjectInfo:
-        url = await self.signed_url(key, "put_object", PUT_URL_SECONDS)
+        url = await self.signed_url(key, "put_object", URL_SECONDS)
         return ObjectInfo(key, len(data), None, await self.put_presigned(key, url, data))
 
     async def signed_url(
@@ -189,48 +170,33 @@ class S3Store:
         )
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> bytes:
-        if byte_range is not None and byte_range.length == 0:
-            await self.stat(key)
-            return b""
-        return await self._run(key, lambda: self._read_whole(key, byte_range))
-
-    def _read_whole(self, key: str, byte_range: ByteRange | None) -> bytes:
-        body = self._open_body(key, byte_range)
-        try:
-            return body.read()
-        finally:
-            body.close()
-
-    def _open_body(self, key: str, byte_range: ByteRange | None) -> _Body:
-        """The streaming body of a (ranged) GET; a range past the end reads as empty."""
-        options: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if byte_range is not None:
-            options["Range"] = f"bytes={byte_range.start}-{byte_range.end - 1}"
-        try:
-            body: _Body = self.client.get_object(**options)["Body"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
-                raise
-            return _EmptyBody()
-        return body
+        return b"".join([chunk async for chunk in self.stream(key, byte_range, 1 << 30)])
 
     async def stream(
         self, key: str, byte_range: ByteRange | None = None, chunk_size: int = STREAM_CHUNK
     ) -> AsyncIterator[bytes]:
+        """Through a presigned GET on the loop; a range past the end reads as empty."""
         if byte_range is not None and byte_range.length == 0:
             await self.stat(key)
             return
-        body = await self._run(key, lambda: self._open_body(key, byte_range))
+        url = await self.signed_url(key, "get_object", URL_SECONDS)
+        headers = {"Range": byte_range.range_header()} if byte_range is not None else None
         try:
-            while chunk := await self._run(key, lambda: body.read(chunk_size)):
-                yield chunk
-        finally:
-            await asyncio.to_thread(body.close)
+            async with presigned_get(self.http(), url, headers=headers) as response:
+                async for chunk in response.content.iter_chunked(chunk_size):
+                    yield chunk
+        except S3FailureError as failure:
+            if failure.status == 416:
+                return
+            raise _translate_failure(failure, self.bucket, key) from failure
+        except aiohttp.ClientError as exc:
+            raise StoreError(f"object store read of {key!r} failed: {exc}", transient=True) from exc
 
     async def stat(self, key: str) -> ObjectInfo:
         full = self._key(key)
         head = await self._run(key, lambda: self.client.head_object(Bucket=self.bucket, Key=full))
-        return ObjectInfo(key, head["ContentLength"], head.get("LastModified"), _etag(head["ETag"]))
+        etag = plain_etag(head["ETag"])
+        return ObjectInfo(key, head["ContentLength"], head.get("LastModified"), etag)
 
     async def exists(self, key: str) -> bool:
         try:
@@ -253,7 +219,7 @@ class S3Store:
         async for page in self._pages(prefix, iter(pages)):
             for item in page.get("Contents", []):
                 key = item["Key"][len(self.prefix) :]
-                etag = _etag(item.get("ETag"))
+                etag = plain_etag(item.get("ETag"))
                 yield ObjectInfo(key, item["Size"], item.get("LastModified"), etag)
 
     async def _pages(self, key: str, pages: Iterator[Any]) -> AsyncIterator[Any]:
@@ -280,7 +246,9 @@ class S3Store:
         landed: builtins.list[LandedPart] = []
         async for page in self._pages(f"{key} (upload {upload_id})", iter(pages)):
             for part in page.get("Parts", []):
-                landed.append(LandedPart(part["PartNumber"], part["Size"], _etag(part["ETag"])))
+                landed.append(
+                    LandedPart(part["PartNumber"], part["Size"], plain_etag(part["ETag"]))
+                )
         return sorted(landed, key=lambda part: part.number)
 
     async def abort_stale_uploads(self, prefix: str, keep: set[str]) -> int:
@@ -306,7 +274,9 @@ class S3Store:
         """Nothing to do: S3 answers a PUT only once the object is durable."""
 
     async def close(self) -> None:
-        await self._http.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         await asyncio.to_thread(self.client.close)
 
 
@@ -326,7 +296,7 @@ class S3PartWriter:
 
     async def write_part(self, number: int, data: bytes | memoryview) -> LandedPart:
         url = await self.store.signed_url(
-            self.key, "upload_part", PUT_URL_SECONDS, UploadId=self._id, PartNumber=number
+            self.key, "upload_part", URL_SECONDS, UploadId=self._id, PartNumber=number
         )
         etag = await self.store.put_presigned(f"{self.key} (part {number})", url, data)
         return LandedPart(number, len(data), etag)
@@ -360,19 +330,3 @@ class S3PartWriter:
             )
         except ObjectNotFoundError:
             return
-
-
-class _Body(Protocol):
-    def read(self, amt: int | None = None) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class _EmptyBody:
-    """The body of a range that starts past the end of the object."""
-
-    def read(self, amt: int | None = None) -> bytes:
-        return b""
-
-    def close(self) -> None:
-        return None

@@ -18,7 +18,9 @@ SCHEMES = ("http", "https", "ftp", "s3")
 HTTP_CONNECTIONS = 64  # HTTP(S) sources, and S3 sources' object reads
 
 
-def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
+def open_source(
+    url: str, options: dict[str, Any] | None = None, *, region: str = "us-east-1"
+) -> Source:
     options = options or {}
     scheme = urlsplit(url).scheme.lower()
     connections = options.get("connections")
@@ -41,6 +43,7 @@ def open_source(url: str, options: dict[str, Any] | None = None) -> Source:
         return S3Source(
             url,
             endpoint_url=options.get("endpoint_url"),
+            region=region,
             no_sign_request=bool(options.get("no_sign_request", False)),
             connections=int(connections or HTTP_CONNECTIONS),
         )

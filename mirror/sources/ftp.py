@@ -188,11 +188,11 @@ def ftp_errors(url: str, host: str, port: int) -> Iterator[None]:
         yield
     except aioftp.StatusCodeError as exc:
         raise status_error(url, exc) from exc
+    except TimeoutError as exc:  # before OSError, which it is a kind of
+        raise SourceError(url, f"{host}:{port} timed out", transient=True) from exc
     except OSError as exc:
         cause = os_error_cause(exc)
         raise SourceError(url, f"cannot connect to {host}:{port}: {cause}", transient=True) from exc
-    except TimeoutError as exc:
-        raise SourceError(url, "timed out", transient=True) from exc
     except aioftp.AIOFTPException as exc:
         raise SourceError(url, str(exc) or type(exc).__name__, transient=True) from exc
 

@@ -18,7 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from catalog.errors import SourceChangedError, SourceError
+from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
+from catalog.source_spec import check_source_url
 from catalog.store.base import ByteRange
 from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from mirror.sources.base import SourceEntry
@@ -273,9 +274,22 @@ def client_errors(url: str) -> Iterator[None]:
             transient=True,
             hint=f"check that {urlsplit(url).hostname} is the right host and is reachable",
         ) from exc
+    except aiohttp.InvalidURL as exc:
+        reason = exc.description or _url_problem(url)
+        hint = "fix the source's URL (`datamirror source add` checks it)"
+        raise SourceError(url, f"not a URL datamirror can fetch: {reason}", hint=hint) from exc
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         raise SourceError(url, f"connection broke: {exc}", transient=True) from exc
     except aiohttp.ClientError as exc:
         raise SourceError(url, str(exc) or type(exc).__name__, transient=True) from exc
     except TimeoutError as exc:
         raise SourceError(url, "timed out", transient=True) from exc
+
+
+def _url_problem(url: str) -> str:
+    """What is wrong with a URL aiohttp refused, as the source URL check words it."""
+    try:
+        check_source_url(url)
+    except InvalidSourceURLError as exc:
+        return exc.reason
+    return "it does not parse"

@@ -15,72 +15,38 @@ Single-part ETags are the object's MD5 (`md5_of_etag`), which the engine may ver
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from yarl import URL
 
 from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
-from catalog.http_session import SessionPerLoop
-from catalog.store.base import ByteRange
+from catalog.store.base import ByteRange, content_range_total
+from catalog.store.s3_client import (
+    Problem,
+    RangeNotHonouredError,
+    S3FailureError,
+    http_session,
+    make_client,
+    md5_of_etag,
+    plain_etag,
+    presigned_get,
+)
 from mirror.retry import DEFAULT_POLICY, RetryPolicy
 from mirror.sources.base import SourceEntry
 from mirror.sources.checks import check_size_unchanged
 from mirror.sources.http import checked_body, client_errors
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
 T = TypeVar("T")
 URL_SECONDS = 3600
-ERROR_CODE = re.compile(r"<Code>([^<]+)</Code>")
-ERROR_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
-MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
-NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
-DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
-CHANGED = {"PreconditionFailed", "412", "InvalidRange", "416"}
-TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 DENIED_HINT = (
     "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile), "
     "or for a public bucket register the source with --no-sign-request"
 )
-
-
-def plain_etag(etag: str | None) -> str | None:
-    """An ETag without quotes: servers quote it in some answers and not in others."""
-    return etag.strip('"') if etag else None
-
-
-def md5_of_etag(etag: str | None) -> str | None:
-    """The MD5 an ETag is, for objects uploaded in one part (multipart ETags end `-N`)."""
-    match = MD5_ETAG.match(etag or "")
-    return match.group(1).lower() if match else None
-
-
-def source_client(
-    endpoint_url: str | None = None, *, no_sign_request: bool = False, connections: int = 16
-) -> S3Client:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    config = Config(
-        max_pool_connections=connections,
-        retries={"total_max_attempts": 1},
-        signature_version=UNSIGNED if no_sign_request else "s3v4",
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    session = boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 class S3Source:
@@ -91,6 +57,7 @@ class S3Source:
         url: str,
         *,
         endpoint_url: str | None = None,
+        region: str = "us-east-1",
         no_sign_request: bool = False,
         connections: int = 16,
         policy: RetryPolicy = DEFAULT_POLICY,
@@ -102,24 +69,27 @@ class S3Source:
         prefix = parts.path.strip("/")
         self.prefix = f"{prefix}/" if prefix else ""
         self._url = f"s3://{self.bucket}/{self.prefix}"
-        self._client = source_client(
-            endpoint_url, no_sign_request=no_sign_request, connections=connections
+        self._client = make_client(
+            endpoint_url, region, unsigned=no_sign_request, connections=connections
         )
+        self._connections = connections
         self._policy = policy
-        self._http = SessionPerLoop(
-            lambda: aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit_per_host=connections, limit=0),
-                auto_decompress=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
-            )
-        )
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def url(self) -> str:
         return self._url
 
+    def http(self) -> aiohttp.ClientSession:
+        """The pooled session for object reads (made inside the running loop)."""
+        if self._session is None:
+            self._session = http_session(self._connections)
+        return self._session
+
     async def close(self) -> None:
-        await self._http.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         await asyncio.to_thread(self._client.close)
 
     async def _call(self, where: str, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -175,16 +145,11 @@ class S3Source:
                 self._client.generate_presigned_url, "get_object", Params=params,
                 ExpiresIn=URL_SECONDS,
             )  # fmt: skip
-        headers = {"Accept-Encoding": "identity"}
-        if byte_range is not None:
-            headers["Range"] = f"bytes={byte_range.start}-{byte_range.end - 1}"
+        headers: dict[str, str] = {}
         if version and version.startswith("etag:"):
             headers["If-Match"] = f'"{version.removeprefix("etag:")}"'
-        with client_errors(where):
-            # sent as signed: yarl must not re-encode the path
-            async with self._http.get().get(URL(url, encoded=True), headers=headers) as response:
-                if response.status >= 300:
-                    raise status_error(where, response.status, await response.text())
+        with client_errors(where), s3_errors(where):
+            async with presigned_get(self.http(), url, byte_range, headers=headers) as response:
                 want = checked_length(where, response, byte_range, version)
                 async for chunk in checked_body(response, where, want):
                     yield chunk
@@ -194,32 +159,19 @@ def checked_length(
     where: str, response: aiohttp.ClientResponse, byte_range: ByteRange | None,
     version: str | None,
 ) -> int:  # fmt: skip
-    """The body length to expect; a range other than the one asked is an error."""
+    """The body length to expect; an answer for another version of the file is an error."""
     etag = plain_etag(response.headers.get("ETag"))
     if version and version.startswith("etag:") and etag and etag != version[len("etag:") :]:
         raise SourceChangedError(where, f"its ETag moved to {etag}")  # If-Match was ignored
-    if byte_range is None:
-        if response.content_length is None:
-            raise SourceError(where, "the answer gives no Content-Length", transient=True)
-        check_size_unchanged(where, response.content_length, version)
-        return response.content_length
-    want = f"bytes {byte_range.start}-{byte_range.end - 1}/"
-    got = response.headers.get("Content-Range", "")
-    # the Content-Range is the proof, not the status: rclone's S3 server answers 200
-    if not got.startswith(want):
-        raise SourceChangedError(where, f"asked for {want}*, got {got or 'no Content-Range'}")
-    total_text = got.removeprefix(want)
-    if total_text.isdigit():
-        check_size_unchanged(where, int(total_text), version)
-    return byte_range.length
-
-
-def status_error(where: str, status: int, body: str) -> SourceError:
-    """The SourceError an S3 error answer (status and XML body) means."""
-    code = ERROR_CODE.search(body)
-    message = ERROR_MESSAGE.search(body)
-    return s3_error(where, code.group(1) if code else "", status,
-                    message.group(1) if message else "")  # fmt: skip
+    if byte_range is not None:
+        total = content_range_total(response.headers.get("Content-Range"))
+        if total is not None:
+            check_size_unchanged(where, total, version)
+        return byte_range.length
+    if response.content_length is None:
+        raise SourceError(where, "the answer gives no Content-Length", transient=True)
+    check_size_unchanged(where, response.content_length, version)
+    return response.content_length
 
 
 @contextmanager
@@ -228,7 +180,11 @@ def s3_errors(where: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        raise client_error(where, exc) from exc
+        raise s3_error(where, S3FailureError.from_client_error(exc)) from exc
+    except S3FailureError as exc:
+        raise s3_error(where, exc) from exc
+    except RangeNotHonouredError as exc:
+        raise SourceChangedError(where, str(exc)) from exc
     except NoCredentialsError as exc:
         raise SourceError(where, "no AWS credentials found", hint=DENIED_HINT) from exc
     except BotoConnectionError as exc:
@@ -237,21 +193,15 @@ def s3_errors(where: str) -> Iterator[None]:
         raise SourceError(where, str(exc), transient=True) from exc
 
 
-def client_error(where: str, exc: ClientError) -> SourceError:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-    return s3_error(where, code, status, str(error.get("Message") or ""))
-
-
-def s3_error(where: str, code: str, status: int, message: str) -> SourceError:
-    cause = f"S3 {code or status}: {message}".rstrip(": ")
-    if code in CHANGED or status in {412, 416}:
+def s3_error(where: str, failure: S3FailureError) -> SourceError:
+    cause = str(failure)
+    problem = failure.problem
+    if problem is Problem.CHANGED:
         return SourceChangedError(where, cause)
-    if code == "NoSuchBucket":
+    if problem is Problem.NO_BUCKET:
         return SourceError(where, cause, hint="check the bucket name (and --endpoint-url)")
-    if code in NOT_FOUND or status == 404:
+    if problem is Problem.NOT_FOUND:
         return SourceError(where, cause, hint="check the URL: no such object or prefix")
-    if code in DENIED or status == 403:
+    if problem is Problem.DENIED:
         return SourceError(where, cause, hint=DENIED_HINT)
-    return SourceError(where, cause, transient=code in TRANSIENT or status >= 500 or status == 429)
+    return SourceError(where, cause, transient=problem is Problem.TRANSIENT)

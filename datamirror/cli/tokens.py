@@ -1,16 +1,14 @@
-"""`datamirror token`: create, list and revoke bearer tokens; sign expiring URLs."""
+"""`datamirror token create | list | revoke | sign`: bearer tokens and signed URLs."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import click
 
-from catalog.cli import open_catalog
+from catalog.tokens import TokenInfo
+from datamirror.cli.common import table, with_runtime
 from serve.signing import signed_url_path
-
-SECRET_ENV = "DATAMIRROR_SECRET"  # noqa: S105 - the variable name, not a secret
 
 
 @click.group()
@@ -30,7 +28,9 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, scopes: tuple[str, ...], label: str | None) -> None:
     """Make a new token and print it (shown once: only its hash is kept)."""
-    secret = open_catalog(ctx).create_token(" ".join(scopes), label)
+    secret = with_runtime(
+        ctx, lambda runtime: runtime.catalog.tokens.create(" ".join(scopes), label)
+    )
     click.echo(f"new token for {' '.join(scopes)} (shown once, keep it safe): {secret}")
 
 
@@ -38,14 +38,16 @@ def token_create(ctx: click.Context, scopes: tuple[str, ...], label: str | None)
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
     """List the tokens: id, scopes, label, created, revoked."""
-    rows = open_catalog(ctx).list_tokens()
+    rows: list[TokenInfo] = with_runtime(ctx, lambda runtime: runtime.catalog.tokens.list())
     if not rows:
         click.echo("no tokens yet; make one with `datamirror token create --scope SCOPE`")
         return
-    for row in rows:
-        revoked = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
-        created = f"{row.created_at:%Y-%m-%d %H:%M}"
-        click.echo(f"{row.id}\t{' '.join(row.scopes)}\t{row.label or '-'}\t{created}\t{revoked}")
+    lines = [
+        [str(row.id), " ".join(row.scopes), row.label or "-", f"{row.created_at:%Y-%m-%d %H:%M}",
+         f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"]
+        for row in rows
+    ]  # fmt: skip
+    click.echo(table(["ID", "SCOPES", "LABEL", "CREATED", "STATE"], lines))
 
 
 @token.command("revoke")
@@ -53,7 +55,7 @@ def token_list(ctx: click.Context) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke a token; serve processes refuse it within their token cache TTL (5 s)."""
-    open_catalog(ctx).revoke_token(token_id)
+    with_runtime(ctx, lambda runtime: runtime.catalog.tokens.revoke(token_id))
     click.echo(f"revoked token {token_id}")
 
 
@@ -69,6 +71,5 @@ def token_revoke(ctx: click.Context, token_id: int) -> None:
 @click.pass_context
 def token_sign(ctx: click.Context, path: str, expires_in: int) -> None:
     """Print an expiring signed URL path for PATH (`ds/release/file` or `/datasets/...`)."""
-    secret = os.environ.get(SECRET_ENV)
-    key = secret.encode() if secret else open_catalog(ctx).signing_key()
+    key = with_runtime(ctx, lambda runtime: runtime.signing_key())
     click.echo(signed_url_path(key, path, int(time.time()) + expires_in))

@@ -2,12 +2,14 @@
 
 It composes the three parts the way an operator would, as processes: a sample source on
 loopback (`mirror.sample_source`), `datamirror sync`, then `datamirror serve`, and prints
-URLs to try. The catalog and store are the embedded defaults under DATAMIRROR_HOME.
+commands to try that work as printed. The catalog and store are the embedded defaults
+under DATAMIRROR_HOME.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,16 +22,19 @@ from pathlib import Path
 
 import click
 
-from catalog.cli import open_catalog, settings
+from catalog.config import Settings
 from catalog.errors import DatamirrorError, UnknownDatasetError
-from catalog.repository import Catalog, DatasetSpec
+from catalog.repository import Catalog
+from catalog.source_spec import DatasetSpec
+from datamirror.cli.common import invocation, settings, with_runtime
+from serve.server import listen
 
 DATASET = "demo"
 BIG_FILE_SIZE = 64 * 1024 * 1024
+SELF = [sys.executable, "-m", "datamirror"]
 
 
-def _env(ctx: click.Context) -> dict[str, str]:
-    conf = settings(ctx)
+def _env(conf: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATAMIRROR_HOME=str(conf.home), DATAMIRROR_DB=conf.db_url, DATAMIRROR_STORE=conf.store_url
@@ -63,12 +68,12 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def register(catalog: Catalog, url: str) -> None:
+async def register(catalog: Catalog, url: str) -> None:
     """Point the demo dataset at this run's source URL (the port changes every run)."""
     try:
-        catalog.get_dataset(DATASET)
+        await catalog.datasets.get(DATASET)
     except UnknownDatasetError:
-        catalog.add_dataset(
+        await catalog.datasets.add(
             DatasetSpec(
                 name=DATASET,
                 url=url,
@@ -78,7 +83,7 @@ def register(catalog: Catalog, url: str) -> None:
             )
         )
         return
-    catalog.update_dataset(DATASET, url=url)
+    await catalog.datasets.update(DATASET, url=url)
 
 
 def wait_until_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> None:
@@ -86,8 +91,7 @@ def wait_until_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DatamirrorError(
-                "datamirror serve exited before it was ready",
-                hint="is the port taken? try `datamirror demo --port 8081`",
+                "datamirror serve exited before it was ready (see its message above)"
             )
         with (
             suppress(urllib.error.URLError, OSError),
@@ -98,9 +102,12 @@ def wait_until_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30)
     raise DatamirrorError(f"datamirror serve did not answer on {url} within {timeout:.0f}s")
 
 
-def print_tour(base: str) -> None:
+def print_tour(base: str, home: Path) -> None:
     latest = f"{base}/datasets/{DATASET}/latest"
     fasta = f"{latest}/genomes/escherichia_coli/K-12_MG1655.fa"
+    command = invocation()
+    if home != Path.cwd() / "datamirror-data":
+        command = f"DATAMIRROR_HOME={shlex.quote(str(home))} {command}"
     click.echo(
         f"""
 datamirror is serving the mirrored demo dataset at {base}/
@@ -110,8 +117,8 @@ Try:
   curl -H 'Accept: application/json' {latest}/
   curl -r 0-199 {fasta}
   curl -sI {latest}/variants/chr1.calls.vcf
-  curl -s {latest}/md5sum.txt
-  datamirror releases {DATASET}
+  curl -s {latest}/.datamirror/md5sum.txt
+  {command} releases {DATASET}
 
 Press Ctrl-C to stop.""",
     )
@@ -119,31 +126,33 @@ Press Ctrl-C to stop.""",
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Mirror only; do not start the server.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     """Mirror a generated sample source on loopback, then serve it."""
     conf = settings(ctx)
-    root = conf.home / "demo-source"
-    env = _env(ctx)
-    cli = [sys.executable, "-m", "catalog.cli"]
-    with sample_source(root, env) as url:
+    if not no_serve:
+        listen(host, port, reuse_port=False).sock.close()  # a taken port fails now, not later
+    env = _env(conf)
+    with sample_source(conf.home / "demo-source", env) as url:
         click.echo(f"sample source running at {url}")
-        register(open_catalog(ctx), url)
+        with_runtime(ctx, lambda runtime: register(runtime.catalog, url))
         click.echo(f"mirroring {url} into {conf.store_url}")
-        if subprocess.run([*cli, "sync", DATASET, "--progress"], env=env, check=False).returncode:
+        if subprocess.run([*SELF, "sync", DATASET, "--progress"], env=env, check=False).returncode:
             raise DatamirrorError("the demo sync failed (see the messages above)")
-    subprocess.run([*cli, "releases", DATASET], env=env, check=False)
+    subprocess.run([*SELF, "releases", DATASET], env=env, check=False)
     if no_serve:
         return
-    argv = [*cli, "serve", "--host", host, "--port", str(port), "--workers", "1"]
+    argv = [*SELF, "serve", "--host", host, "--port", str(port), "--workers", "1"]
     server = subprocess.Popen(argv, env=env, text=True)
     try:
         wait_until_ready(f"http://{host}:{port}", server)
-        print_tour(f"http://{host}:{port}")
+        print_tour(f"http://{host}:{port}", conf.home)
         server.wait()
     except KeyboardInterrupt:
         click.echo("\nstopping")
     finally:
         _stop(server)
+    if server.returncode not in {0, -signal.SIGTERM, -signal.SIGINT}:
+        raise DatamirrorError(f"datamirror serve exited with status {server.returncode}")

@@ -1,0 +1,138 @@
+"""`datamirror sync | verify | gc | worker | migrate`: the jobs, run in this process."""
+
+from __future__ import annotations
+
+import gc as pygc
+
+import click
+
+from catalog.db import upgrade
+from catalog.errors import DatamirrorError
+from catalog.runtime import Runtime
+from datamirror.cli.common import parse_size, settings, with_runtime
+from mirror import jobs
+from mirror.progress import make_progress
+from mirror.report import SyncReport
+from mirror.sync import DEFAULT_MEMORY, DEFAULT_PARALLEL, DEFAULT_PART_SIZE, MiB, SyncOptions
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--part-size",
+    default=f"{DEFAULT_PART_SIZE // MiB}MiB",
+    show_default=True,
+    help="Size of ranged parts (at least 5MiB into an S3 store).",
+)
+@click.option(
+    "--parallel",
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Connections to the source (files or parts) in flight.",
+)
+@click.option(
+    "--memory",
+    default=f"{DEFAULT_MEMORY // MiB}MiB",
+    show_default=True,
+    help="Bytes of file data held in memory at once, whatever the part size.",
+)
+@click.option("--bandwidth-limit", help="Cap on the total download rate, e.g. 50MiB (per s).")
+@click.option(
+    "--max-delete",
+    type=click.FloatRange(0, 100),
+    help="Override the dataset's limit on the share of files a sync may remove (percent).",
+)
+@click.option("--keep", type=click.IntRange(min=1), help="Override the releases to retain.")
+@click.option("--checksums", help="Override the dataset's checksums: auto, none, or a file.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    name: str,
+    part_size: str,
+    parallel: int,
+    memory: str,
+    bandwidth_limit: str | None,
+    max_delete: float | None,
+    keep: int | None,
+    checksums: str | None,
+    progress: bool | None,
+    quiet: bool,
+) -> None:
+    """Mirror dataset NAME into a new release; publish it when every file is verified."""
+    options = SyncOptions(
+        part_size=max(parse_size(part_size), 64 * 1024),
+        parallel=parallel,
+        memory=parse_size(memory),
+        bandwidth_limit=parse_size(bandwidth_limit) if bandwidth_limit else None,
+        max_delete=max_delete,
+        keep=keep,
+        checksums=checksums,
+    )
+    bar = make_progress(quiet=quiet, bar=progress)
+    # What the imports made lives as long as the process: keep the collector off it.
+    pygc.freeze()
+    report: SyncReport = with_runtime(
+        ctx, lambda runtime: jobs.sync(runtime, name, options, bar, on_wait=_say)
+    )
+    if not quiet:
+        click.echo("\n".join(report.lines()))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--release", default="latest", show_default=True)
+@click.pass_context
+def verify(ctx: click.Context, name: str, release: str) -> None:
+    """Re-read every object of a release from the store and check size and xxh3-128."""
+    bad: list[str] = with_runtime(ctx, lambda runtime: jobs.verify(runtime, name, release))
+    if bad:
+        for problem in bad:
+            click.echo(f"bad: {problem}", err=True)
+        raise DatamirrorError(
+            f"{len(bad)} object(s) of {name} {release} failed verification",
+            hint=f"run `datamirror sync {name}` to fetch them again",
+        )
+    click.echo(f"{name} {release}: every object verified")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@click.pass_context
+def gc(ctx: click.Context, dry_run: bool) -> None:
+    """Delete objects that no retained release references."""
+    result = with_runtime(ctx, lambda runtime: jobs.gc(runtime, dry_run=dry_run, on_wait=_say))
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {result.deleted} object(s); {result.kept} object(s) still referenced")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Sync the datasets due now, then exit.")
+@click.pass_context
+def worker(ctx: click.Context, once: bool) -> None:
+    """Run scheduled syncs (datasets with a --schedule) in this process."""
+    from mirror.worker import run_worker
+
+    async def work(runtime: Runtime) -> None:
+        async def sync_one(name: str) -> None:
+            progress = make_progress(quiet=False, bar=False)
+            report = await jobs.sync(runtime, name, SyncOptions(), progress, on_wait=_say)
+            click.echo("\n".join(report.lines()))
+
+        await run_worker(runtime.catalog, sync_one, click.echo, once=once)
+
+    with_runtime(ctx, work)
+
+
+@click.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the catalog database's schema to the newest revision, then exit."""
+    upgrade(settings(ctx).db_url)
+    click.echo("the catalog schema is current")
