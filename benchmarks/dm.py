@@ -29,7 +29,7 @@ class Home:
 
 
 def argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "catalog.cli", *args]
+    return [sys.executable, "-m", "datamirror", *args]
 
 
 def new_home(root: Path, *, s3: tuple[str, str, Path] | None = None) -> Home:

@@ -13,15 +13,21 @@ import time
 from collections.abc import Callable
 
 import aiohttp
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from catalog.errors import ObjectNotFoundError, StoreError
 from catalog.store.base import ByteRange, Store, SupportsPresign
+from catalog.store.s3_client import (
+    Problem,
+    RangeNotHonouredError,
+    S3FailureError,
+    http_session,
+    presigned_get,
+)
 
 URL_SECONDS = 3600
 RENEW_BEFORE = 600.0
 MAX_URLS = 10_000
-READ_BUFFER = 256 * 1024
 CONNECTIONS = 64
 
 
@@ -53,12 +59,7 @@ class RemoteReader:
     def __init__(self, store: Store, urls: PresignedUrls) -> None:
         self.store = store
         self.urls = urls
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CONNECTIONS),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60),
-            auto_decompress=False,
-            read_bufsize=READ_BUFFER,
-        )
+        self.session = http_session(CONNECTIONS, read_timeout=60)
 
     def sender(self, key: str) -> PresignedSender:
         return PresignedSender(self, key)
@@ -91,24 +92,18 @@ class PresignedSender:
             raise StoreError(detail, transient=True) from exc
 
     async def _copy(self, url: str, response: web.StreamResponse, span: ByteRange) -> None:
-        ranged = {hdrs.RANGE: f"bytes={span.start}-{span.end - 1}"}
-        async with self.reader.session.get(url, headers=ranged) as upstream:
-            if upstream.status == 404:
-                raise ObjectNotFoundError(self.key)
-            # Some S3 servers (rclone's) answer a range 200 with just its bytes: the length,
-            # and Content-Range when given, tell whether the range was honoured.
-            expected = f"bytes {span.start}-{span.end - 1}/"
-            honoured = upstream.headers.get(hdrs.CONTENT_RANGE, expected).startswith(expected)
-            ok = upstream.status in {200, 206} and upstream.content_length == span.length
-            if not (ok and honoured):
-                raise StoreError(
-                    f"object store answered {upstream.status} with "
-                    f"{upstream.content_length} bytes for {span.length} bytes of {self.key}"
-                )
-            sent = 0
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-                sent += len(chunk)
+        sent = 0
+        try:
+            async with presigned_get(self.reader.session, url, span) as upstream:
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                    sent += len(chunk)
+        except S3FailureError as failure:
+            if failure.problem is Problem.NOT_FOUND:
+                raise ObjectNotFoundError(self.key) from failure
+            raise StoreError(f"object store read of {self.key} failed: {failure}") from failure
+        except RangeNotHonouredError as exc:
+            raise StoreError(f"object store read of {self.key}: {exc}") from exc
         if sent != span.length:
             raise StoreError(f"object store sent {sent} of {span.length} bytes of {self.key}")
 

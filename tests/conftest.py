@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog.db import upgrade
 from catalog.repository import Catalog
 
 pytest_plugins = [
@@ -64,7 +65,7 @@ def pg_template(db_kind: str) -> Iterator[str | None]:
     name = f"dm_template_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    Catalog(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}").close()
+    upgrade(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     yield name
     with admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -90,7 +91,7 @@ def db_url(db_kind: str, pg_template: str | None, tmp_path: Path) -> Iterator[st
 def catalog(db_url: str) -> Iterator[Catalog]:
     cat = Catalog(db_url)
     yield cat
-    cat.close()
+    cat.db.dispose()
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ class CLI:
         self, *args: str, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "catalog.cli", *args],
+            [sys.executable, "-m", "datamirror", *args],
             env=self.env,
             cwd=self.cwd,
             capture_output=True,

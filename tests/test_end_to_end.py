@@ -88,7 +88,7 @@ def test_a_killed_sync_resumes_to_a_complete_release_while_the_old_one_stays_ser
     big = root / "genomes" / "big.fa"
     big.write_bytes(os.urandom(40 * 1024 * 1024))
     write_md5sums(root, [p for p in file_bytes(root) if p != "md5sum.txt"])
-    argv = [sys.executable, "-m", "catalog.cli", "sync", "ebi", "--part-size", "2MiB",
+    argv = [sys.executable, "-m", "datamirror", "sync", "ebi", "--part-size", "2MiB",
             "--parallel", "2", "--quiet"]  # fmt: skip
     sync = subprocess.Popen(argv, env=cli.env, cwd=cli.cwd)
     deadline = time.monotonic() + 60

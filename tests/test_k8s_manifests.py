@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from catalog.cli import cli
+from datamirror.cli import cli
 
 yaml = pytest.importorskip("yaml")
 K8S = Path(__file__).resolve().parent.parent / "k8s"

@@ -92,7 +92,7 @@ def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
     for name, value in store_env.items():
         monkeypatch.setenv(name, value)
     cli("source", "add", "big", server.url)
-    argv = [sys.executable, "-m", "catalog.cli", "sync", "big", "--part-size", "5MiB"]
+    argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "5MiB"]
     slow = [*argv, "--parallel", "2", "--bandwidth-limit", "8MiB"]
     proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
     kill_after_parts(proc, catalog, 3)
@@ -148,7 +148,7 @@ def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
     write_sample_tree(root, big_file_size=48 * MiB + 123)
     server = nginx_server(root, remote=True)
     cli("source", "add", "big", server.url)
-    argv = [sys.executable, "-m", "catalog.cli", "sync", "big", "--part-size", "5MiB"]
+    argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "5MiB"]
     slow = [*argv, "--parallel", "4", "--bandwidth-limit", "8MiB"]
     proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
 

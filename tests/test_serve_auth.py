@@ -177,7 +177,7 @@ def test_a_signed_url_works_until_it_expires_and_a_tampered_one_fails(site: Site
 @LOCAL
 def test_token_sign_prints_a_signed_path_the_server_accepts(site: Site) -> None:
     name = site.publish(FILES, prefix="restricted", restricted=True)
-    argv = [sys.executable, "-m", "catalog.cli", "token", "sign", f"{name}/latest/readme.txt"]
+    argv = [sys.executable, "-m", "datamirror", "token", "sign", f"{name}/latest/readme.txt"]
     out = subprocess.run(
         [*argv, "--expires-in", "60"], env=site.env, capture_output=True, text=True,
         timeout=60, check=True,

@@ -33,7 +33,7 @@ COMBINED = re.compile(
 
 
 def _serve_argv(port: int, *extra: str) -> list[str]:
-    argv = [sys.executable, "-m", "catalog.cli", "serve", "--host", LOOPBACK]
+    argv = [sys.executable, "-m", "datamirror", "serve", "--host", LOOPBACK]
     return [*argv, "--port", str(port), *extra]
 
 

@@ -31,6 +31,7 @@ from catalog.store.base import ByteRange
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+READ_BUFFER = 256 * 1024
 ERROR_CODE = re.compile(r"<Code>([^<]+)</Code>")
 ERROR_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
@@ -132,6 +133,7 @@ def http_session(connections: int, *, read_timeout: float = 120) -> aiohttp.Clie
         connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=read_timeout),
         auto_decompress=False,
+        read_bufsize=READ_BUFFER,
     )
 
 
