@@ -116,7 +116,7 @@ def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
         ("failed", "interrupted: the run stopped before it finished"),
         ("succeeded", None),
     ]
-    assert_stored_file_matches(cli, release["release"], root)
+    assert_stored_file_matches(cli, release["name"], root)
     cli("verify", "big")
 
 

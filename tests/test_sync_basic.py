@@ -100,7 +100,7 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     (release,) = releases(synced)
     assert release["state"] == "published"
     assert release["current"]
-    files = manifest(synced, release["release"])
+    files = manifest(synced, release["name"])
     expected = file_bytes(tree)
     assert set(files) == set(expected)
     for path, data in expected.items():
@@ -109,7 +109,7 @@ def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
         assert files[path]["size"] == len(data)
         if path != "md5sum.txt":
             assert files[path]["md5"] == hashlib.md5(data).hexdigest()
-    crate_key = f"releases/{DATASET}/{release['release']}/ro-crate-metadata.json"
+    crate_key = f"releases/{DATASET}/{release['name']}/ro-crate-metadata.json"
     crate = json.loads(read_object(synced, crate_key) or b"{}")
     kinds = {e["@id"]: e for e in crate["@graph"]}
     assert kinds["./"]["license"] == {"@id": "CC0-1.0"}
@@ -121,7 +121,7 @@ def test_a_second_sync_of_an_unchanged_tree_publishes_no_new_release(synced: CLI
     before = releases(synced)
     out = synced("sync", DATASET).stdout
     assert releases(synced) == before
-    assert f"nothing changed; {before[0]['release']} stays current" in out
+    assert f"nothing changed; {before[0]['name']} stays current" in out
     assert "0 new, 0 changed" in out
     listing = synced("releases", DATASET).stdout
     assert "last sync" in listing
@@ -135,7 +135,7 @@ def test_an_unchanged_file_keeps_its_object_in_the_next_release(synced: CLI, tre
     assert second["current"]
     assert second["report"]["new"] == 1
     assert second["report"]["bytes_transferred"] == len("a new file, so that the source changed\n")
-    before, after = manifest(synced, first["release"]), manifest(synced, second["release"])
+    before, after = manifest(synced, first["name"]), manifest(synced, second["name"])
     assert {path: after[path] for path in before} == before
 
 
@@ -148,8 +148,8 @@ def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
     write_md5sums(tree, [p for p in file_bytes(tree) if p != "md5sum.txt"])
     synced("sync", DATASET)
     first, second = releases(synced)
-    before, after = manifest(synced, first["release"]), manifest(synced, second["release"])
-    assert after[path]["key"] == f"objects/{DATASET}/{second['release']}/{path}"
+    before, after = manifest(synced, first["name"]), manifest(synced, second["name"])
+    assert after[path]["key"] == f"objects/{DATASET}/{second['name']}/{path}"
     assert (store_root(synced) / after[path]["key"]).read_bytes() == (tree / path).read_bytes()
     assert (store_root(synced) / before[path]["key"]).read_bytes() == old
     assert after["README.txt"]["key"] == before["README.txt"]["key"]
@@ -160,8 +160,8 @@ def test_a_removed_file_is_absent_from_the_new_release(synced: CLI, tree: Path) 
     (tree / "annotation/releases/notes for v1.txt").unlink()
     synced("sync", DATASET)
     first, second = releases(synced)
-    assert "annotation/releases/notes for v1.txt" in manifest(synced, first["release"])
-    assert "annotation/releases/notes for v1.txt" not in manifest(synced, second["release"])
+    assert "annotation/releases/notes for v1.txt" in manifest(synced, first["name"])
+    assert "annotation/releases/notes for v1.txt" not in manifest(synced, second["name"])
     assert second["report"]["removed"] == 1
 
 
@@ -203,7 +203,7 @@ def test_the_deletion_guard_stops_a_sync_that_would_drop_most_files(
 
 def test_verify_names_an_object_whose_bytes_rotted_in_the_store(synced: CLI) -> None:
     assert "every object verified" in synced("verify", DATASET).stdout
-    release = releases(synced)[0]["release"]
+    release = releases(synced)[0]["name"]
     key = manifest(synced, release)["variants/chr1.calls.vcf"]["key"]
     target = store_root(synced) / key
     data = bytearray(target.read_bytes())
@@ -220,14 +220,14 @@ def test_gc_deletes_only_objects_no_retained_release_needs(synced: CLI, tree: Pa
     synced("sync", DATASET, "--keep", "1", "--checksums", "none")
     first, second = releases(synced)
     assert first["state"] == "expired"
-    old_key = manifest(synced, first["release"])[path]["key"]
+    old_key = manifest(synced, first["name"])[path]["key"]
     # the old object, and the expired release's manifest and RO-Crate
     assert "would delete 3 object(s)" in synced("gc", "--dry-run").stdout
     assert (store_root(synced) / old_key).exists()
     synced("gc")
     assert not (store_root(synced) / old_key).exists()
-    assert not (store_root(synced) / "releases" / DATASET / first["release"]).exists()
-    for entry in manifest(synced, second["release"]).values():
+    assert not (store_root(synced) / "releases" / DATASET / first["name"]).exists()
+    for entry in manifest(synced, second["name"]).values():
         assert (store_root(synced) / entry["key"]).is_file()
     synced("verify", DATASET)
 
@@ -241,7 +241,7 @@ def test_the_checksum_file_is_fetched_once_and_stored_from_those_bytes(
     requests = [line for line in server.log_lines() if line.startswith("GET /md5sum.txt ")]
     assert len(requests) == 1
     (release,) = releases(cli)
-    key = manifest(cli, release["release"])["md5sum.txt"]["key"]
+    key = manifest(cli, release["name"])["md5sum.txt"]["key"]
     assert read_object(cli, key) == (tree / "md5sum.txt").read_bytes()
 
 
