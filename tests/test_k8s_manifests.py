@@ -595,7 +595,9 @@ def test_production_takes_the_database_and_the_store_from_a_secret_it_does_not_c
     assert named("production", "Deployment", "datamirror-worker")["spec"]["replicas"] == 3
     hpa = named("production", "HorizontalPodAutoscaler", "datamirror-serve")["spec"]
     assert hpa["minReplicas"] >= 3, "a serve pod on each of three nodes"
-    assert named("production", "Ingress", "datamirror")["spec"]["tls"][0]["secretName"]
+    ingress = named("production", "Ingress", "datamirror")["spec"]
+    assert ingress["tls"][0]["secretName"]
+    assert ingress["tls"][0]["hosts"] == [ingress["rules"][0]["host"]]
     # The external database and store are reached on their own ports only.
     policy = named("production", "NetworkPolicy", "datamirror-to-catalog")
     assert {p["port"] for r in policy["spec"]["egress"] for p in r["ports"]} <= {5432, 443, 80}
