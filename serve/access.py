@@ -19,9 +19,9 @@ from aiohttp import hdrs, web
 
 from catalog.repository import Catalog
 from catalog.tokens import CURATOR, READ_PREFIX, hash_token
-from serve.problems import ProblemError
+from serve.http.problems import ProblemError
+from serve.http.url_paths import split_dataset_path
 from serve.signing import DATASETS, EXPIRES, SIGNATURE, SignedQuery, Verdict, verify
-from serve.url_paths import split_dataset_path
 
 DEFAULT_TOKEN_TTL = 5.0
 MAX_CACHED_TOKENS = 10_000
@@ -49,7 +49,6 @@ class Access:
 
 
 ACCESS = web.RequestKey("access", Access)
-SERVED_PRIVATE = web.RequestKey("served_private", bool)
 ANONYMOUS = Access()
 
 

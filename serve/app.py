@@ -27,15 +27,15 @@ from catalog.runtime import Runtime
 from catalog.store import Store
 from catalog.store.base import SupportsLocalPath, SupportsPresign
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
-from serve.api import API, CuratorApi
-from serve.api import add_routes as add_api_routes
+from serve.api.curator import API, CuratorApi
+from serve.api.curator import add_routes as add_api_routes
 from serve.catalog_view import CatalogView
-from serve.cors import add_cors_headers, preflight
 from serve.documents import Documents
 from serve.hot_cache import HotCache
+from serve.http.cors import add_cors_headers, preflight
+from serve.http.problems import problem_middleware
 from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
 from serve.open_files import OpenFiles
-from serve.problems import problem_middleware
 from serve.remote_reads import PresignedUrls, RemoteReader
 from serve.routes import DatasetRoutes
 

@@ -22,12 +22,11 @@ from serve.bodies import (
     Sender,
     StreamSender,
 )
-from serve.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
-from serve.digests import repr_digest
 from serve.hot_cache import HotCache
-from serve.open_files import OpenFiles
-from serve.problems import ProblemError
-from serve.ranges import (
+from serve.http.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
+from serve.http.digests import repr_digest
+from serve.http.problems import ProblemError
+from serve.http.ranges import (
     IGNORE,
     RangeKind,
     RangeRequest,
@@ -35,6 +34,7 @@ from serve.ranges import (
     parse_range,
     unsatisfied_range,
 )
+from serve.open_files import OpenFiles
 from serve.remote_reads import RemoteReader
 
 IMMUTABLE = "public, max-age=31536000, immutable"

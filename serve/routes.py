@@ -11,24 +11,25 @@ from catalog.errors import UnknownDatasetError
 from catalog.layout import NAME_RE
 from catalog.manifest import ManifestEntry
 from catalog.store.base import Store, SupportsPresign
-from serve.access import ACCESS, SERVED_PRIVATE
+from serve.access import ACCESS
 from serve.bodies import BytesSender
 from serve.catalog_view import CatalogView, DatasetInfo
-from serve.conditional import EntityTag
-from serve.content_types import content_type
-from serve.digests import known_digests
 from serve.documents import Documents, document_name
 from serve.files import IMMUTABLE, REVALIDATE, Representation, open_object, respond
 from serve.hot_cache import HotCache
+from serve.http.conditional import EntityTag
+from serve.http.content_types import content_type
+from serve.http.cors import SERVED_PRIVATE
+from serve.http.digests import known_digests
+from serve.http.negotiation import prefers_json
+from serve.http.problems import ProblemError
+from serve.http.url_paths import DatasetPath, split_dataset_path
 from serve.listing import listing_html, listing_json
 from serve.metrics import ROUTE_KIND
-from serve.negotiation import prefers_json
 from serve.open_files import OpenFiles
 from serve.pages import index_html, index_json, landing_html, landing_json
-from serve.problems import ProblemError
 from serve.release_index import ReleaseIndex
 from serve.remote_reads import RemoteReader
-from serve.url_paths import DatasetPath, split_dataset_path
 
 NO_CACHE = "no-cache"
 PRESIGN_SECONDS = 3600

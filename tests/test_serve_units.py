@@ -8,11 +8,11 @@ import pytest
 
 from catalog.errors import InvalidPathError
 from catalog.manifest import ManifestEntry
-from serve.digests import repr_digest
 from serve.hot_cache import HotCache
-from serve.negotiation import prefers_json
+from serve.http.digests import repr_digest
+from serve.http.negotiation import prefers_json
+from serve.http.url_paths import DatasetPath, split_dataset_path
 from serve.release_index import ReleaseIndex
-from serve.url_paths import DatasetPath, split_dataset_path
 
 
 def _entry(path: str, size: int = 1) -> ManifestEntry:

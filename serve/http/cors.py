@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from serve.access import SERVED_PRIVATE
-
 ALLOW_METHODS = "GET, HEAD, OPTIONS"
 ALLOW_HEADERS = (
     "Range, If-Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, "
@@ -29,6 +27,8 @@ EXPOSE_HEADERS = (
 )
 MAX_AGE = "86400"
 PRIVATE_CACHE = "private, no-cache"
+SERVED_PRIVATE = web.RequestKey("served_private", bool)
+"""Set by a handler that answers with restricted data."""
 
 
 async def add_cors_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from aiohttp import web
 
 from catalog.errors import DatamirrorError
-from serve.negotiation import prefers_json
+from serve.http.negotiation import prefers_json
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

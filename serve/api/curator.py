@@ -25,11 +25,11 @@ from catalog.models import Dataset
 from catalog.releases import release_json
 from catalog.repository import Catalog
 from serve.access import ACCESS
-from serve.api_fields import changes_from, checked_fields, source_json, spec_from
+from serve.api.fields import changes_from, checked_fields, source_json, spec_from
+from serve.api.openapi import OPENAPI
+from serve.api.source_guard import check_public
+from serve.http.problems import ProblemError
 from serve.metrics import ROUTE_KIND
-from serve.openapi import OPENAPI
-from serve.problems import ProblemError
-from serve.source_guard import check_public
 
 PREFIX = "/api/v1"
 REALM = 'Bearer realm="datamirror"'
