@@ -15,7 +15,6 @@ Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curato
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +27,8 @@ from serve.access import ACCESS
 from serve.api.fields import changes_from, checked_fields, source_json, spec_from
 from serve.api.openapi import OPENAPI
 from serve.api.source_guard import check_public
+from serve.http.cors import add_resource
 from serve.http.problems import ProblemError
-from serve.metrics import ROUTE_KIND
 
 PREFIX = "/api/v1"
 REALM = 'Bearer realm="datamirror"'
@@ -38,85 +37,87 @@ JSON_HEADERS = {hdrs.CACHE_CONTROL: "no-store"}
 
 @dataclass(frozen=True, slots=True)
 class CuratorApi:
+    """What the API's handlers work with, made at start-up."""
+
     catalog: Catalog
     allowlist: frozenset[str]
 
-    async def list_sources(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        rows = await self.catalog.datasets.list()
-        body = {"sources": [source_json(ds) for ds in rows]}
-        return web.json_response(body, headers=JSON_HEADERS)
-
-    async def create(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        fields = checked_fields(await _json_body(request), creating=True)
-        spec = spec_from(fields)
-        await check_public(spec.url, spec.options, self.allowlist)
-        ds = await self.catalog.datasets.add(spec)
-        location = f"{PREFIX}/sources/{ds.name}"
-        headers = {**JSON_HEADERS, hdrs.LOCATION: location}
-        return web.json_response(source_json(ds), status=201, headers=headers)
-
-    async def show(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        ds = await self._dataset(request)
-        return web.json_response(source_json(ds), headers=JSON_HEADERS)
-
-    async def update(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        ds = await self._dataset(request)
-        changes = changes_from(checked_fields(await _json_body(request), creating=False), ds)
-        if "url" in changes or "options" in changes:
-            url = changes.get("url", ds.url)
-            await check_public(url, changes.get("options", ds.options), self.allowlist)
-        updated = await self.catalog.datasets.update(ds.name, **changes)
-        return web.json_response(source_json(updated), headers=JSON_HEADERS)
-
-    async def remove(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        ds = await self._dataset(request)
-        await self.catalog.datasets.remove(ds.name)
-        return web.Response(status=204, headers=JSON_HEADERS)
-
-    async def releases(self, request: web.Request) -> web.Response:
-        _require_curator(request)
-        ds = await self._dataset(request)
-        rows = await self.catalog.releases.list(ds.name)
-        body = {
-            "source": ds.name,
-            "releases": [release_json(r, ds.current_release_id) for r in rows],
-        }
-        return web.json_response(body, headers=JSON_HEADERS)
-
-    async def _dataset(self, request: web.Request) -> Dataset:
-        return await self.catalog.datasets.get(request.match_info["name"])
-
 
 API = web.AppKey("curator_api", CuratorApi)
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    """The API's routes; their handlers live on the app's `CuratorApi` (made at startup)."""
-    router.add_get(f"{PREFIX}/openapi.json", openapi)
-    router.add_get(f"{PREFIX}/sources", _via(CuratorApi.list_sources))
-    router.add_post(f"{PREFIX}/sources", _via(CuratorApi.create))
-    router.add_get(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.show))
-    router.add_patch(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.update))
-    router.add_delete(f"{PREFIX}/sources/{{name}}", _via(CuratorApi.remove))
-    router.add_get(f"{PREFIX}/sources/{{name}}/releases", _via(CuratorApi.releases))
+    add_resource(router, f"{PREFIX}/openapi.json", "api.openapi", {"GET": openapi})
+    sources = f"{PREFIX}/sources"
+    add_resource(router, sources, "api.sources", {"GET": list_sources, "POST": create})
+    one = {"GET": show, "PATCH": update, "DELETE": remove}
+    add_resource(router, f"{sources}/{{name}}", "api.source", one)
+    add_resource(router, f"{sources}/{{name}}/releases", "api.releases", {"GET": releases})
 
 
-def _via(method: Callable[[CuratorApi, web.Request], Awaitable[web.Response]]) -> Handler:
-    async def handler(request: web.Request) -> web.Response:
-        return await method(request.app[API], request)
+async def list_sources(request: web.Request) -> web.Response:
+    api = _curator(request)
+    rows = await api.catalog.datasets.list()
+    body = {"sources": [source_json(ds) for ds in rows]}
+    return web.json_response(body, headers=JSON_HEADERS)
 
-    return handler
+
+async def create(request: web.Request) -> web.Response:
+    api = _curator(request)
+    fields = checked_fields(await _json_body(request), creating=True)
+    spec = spec_from(fields)
+    await check_public(spec.url, spec.options, api.allowlist)
+    ds = await api.catalog.datasets.add(spec)
+    location = f"{PREFIX}/sources/{ds.name}"
+    headers = {**JSON_HEADERS, hdrs.LOCATION: location}
+    return web.json_response(source_json(ds), status=201, headers=headers)
 
 
-def _require_curator(request: web.Request) -> None:
-    """RFC 6750 §3: 401 without a valid token, 403 when its scopes fall short."""
-    request[ROUTE_KIND] = "api"
+async def show(request: web.Request) -> web.Response:
+    ds = await _dataset(_curator(request), request)
+    return web.json_response(source_json(ds), headers=JSON_HEADERS)
+
+
+async def update(request: web.Request) -> web.Response:
+    api = _curator(request)
+    ds = await _dataset(api, request)
+    changes = changes_from(checked_fields(await _json_body(request), creating=False), ds)
+    if "url" in changes or "options" in changes:
+        url = changes.get("url", ds.url)
+        await check_public(url, changes.get("options", ds.options), api.allowlist)
+    updated = await api.catalog.datasets.update(ds.name, **changes)
+    return web.json_response(source_json(updated), headers=JSON_HEADERS)
+
+
+async def remove(request: web.Request) -> web.Response:
+    api = _curator(request)
+    ds = await _dataset(api, request)
+    await api.catalog.datasets.remove(ds.name)
+    return web.Response(status=204, headers=JSON_HEADERS)
+
+
+async def releases(request: web.Request) -> web.Response:
+    api = _curator(request)
+    ds = await _dataset(api, request)
+    rows = await api.catalog.releases.list(ds.name)
+    body = {
+        "source": ds.name,
+        "releases": [release_json(r, ds.current_release_id) for r in rows],
+    }
+    return web.json_response(body, headers=JSON_HEADERS)
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI, headers={hdrs.CACHE_CONTROL: "no-cache"})
+
+
+async def _dataset(api: CuratorApi, request: web.Request) -> Dataset:
+    return await api.catalog.datasets.get(request.match_info["name"])
+
+
+def _curator(request: web.Request) -> CuratorApi:
+    """The API for a request whose bearer token has the curator scope; else RFC 6750 §3: 401
+    without a valid token, 403 when its scopes fall short."""
     access = request[ACCESS]
     if not access.shown:
         raise ProblemError(
@@ -139,6 +140,7 @@ def _require_curator(request: web.Request) -> None:
                 hdrs.WWW_AUTHENTICATE: f'{REALM}, error="insufficient_scope", scope="curator"'
             },
         )
+    return request.app[API]
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -146,8 +148,3 @@ async def _json_body(request: web.Request) -> Any:
         return json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProblemError(400, f"the body is not JSON: {exc}") from None
-
-
-async def openapi(request: web.Request) -> web.Response:
-    request[ROUTE_KIND] = "api"
-    return web.json_response(OPENAPI, headers={hdrs.CACHE_CONTROL: "no-cache"})
