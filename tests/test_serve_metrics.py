@@ -80,3 +80,43 @@ def test_metrics_count_requests_bytes_and_latency_by_route_kind(site: Site) -> N
     assert delta('datamirror_http_request_duration_seconds_count{kind="file"}') == 4
     assert delta('datamirror_http_request_duration_seconds_bucket{kind="file",le="+Inf"}') == 4
     assert after["datamirror_http_requests_in_flight"] == 1  # the scrape itself
+
+
+def _ask(url: str, method: str = "GET") -> int:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@LOCAL
+def test_every_answer_is_counted_under_the_name_of_its_route(site: Site) -> None:
+    release = f"{site.base}/datasets/{site.dataset}/{site.release}/"
+    asked = {
+        ("index", "2xx"): [site.base + "/"],
+        ("landing", "2xx"): [f"{site.base}/datasets/{site.dataset}/"],
+        ("listing", "2xx"): [release, release + "genome/"],
+        ("document", "2xx"): [release + ".datamirror/manifest.json"],
+        ("api", "2xx"): [site.base + "/api/v1/openapi.json"],
+        ("api", "4xx"): [site.base + "/api/v1/sources"],
+        ("health", "2xx"): [site.base + "/healthz", site.base + "/readyz"],
+        ("unmatched", "4xx"): [site.base + "/favicon.ico"],
+    }
+    before = scrape(site)
+    for (_, status), urls in asked.items():
+        for url in urls:
+            assert f"{_ask(url) // 100}xx" == status, url
+    assert _ask(release + "README.md", method="OPTIONS") == 204
+    expected = {kind: len(urls) for kind, urls in asked.items()} | {("preflight", "2xx"): 1}
+    names = {
+        k: f'datamirror_http_requests_total{{kind="{k[0]}",status="{k[1]}"}}' for k in expected
+    }
+
+    def counted(samples: dict[str, float]) -> dict[tuple[str, str], float]:
+        return {k: samples.get(n, 0.0) - before.get(n, 0.0) for k, n in names.items()}
+
+    after = scrape_when(site, lambda s: counted(s) == expected)
+    assert counted(after) == expected
