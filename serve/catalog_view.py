@@ -125,20 +125,20 @@ class CatalogView:
             for r in reversed(published)
         ]
 
-    async def index(self, dataset: str, release: str) -> ReleaseIndex:
-        """The index of a published release; `latest` is the current one."""
+    async def index(self, ds: DatasetInfo, release: str) -> ReleaseIndex:
+        """The index of a published release of `ds`; `latest` is its current one (as of
+        `ds`, which the caller has just looked up)."""
         name = release
         if release == "latest":
-            info = await self.dataset(dataset)
-            if info.current is None:
-                raise NoReleaseError(dataset)
-            name = info.current
-        key = (dataset, name)
+            if ds.current is None:
+                raise NoReleaseError(ds.name)
+            name = ds.current
+        key = (ds.name, name)
         try:
             return self._indexes[key]
         except KeyError:
             pass
-        return await self._shared_load(key, self._load_index(dataset, name))
+        return await self._shared_load(key, self._load_index(ds.name, name))
 
     async def _shared_load(
         self, key: IndexKey, load: Coroutine[Any, Any, ReleaseIndex]

@@ -1,7 +1,8 @@
-"""File answers, decided, then dispatched: `decide` evaluates the conditional headers and the
-Range, and picks one of full (200), single range (206), multiple ranges (206
-multipart/byteranges), not modified (304), or raises for 412 and 416; the caller opens a
-body sender only when the answer needs one (a GET of a non-empty file), and `send` writes it.
+"""File answers, decided, then dispatched. `decide` evaluates the conditional headers and the
+Range and picks one of full (200), single range (206), multiple ranges (206
+multipart/byteranges) or not modified (304), or raises for 412 and 416; the caller opens a
+body sender only when the answer needs one (a GET of a non-empty file); `dispatch` makes
+the response.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def decide(request: web.Request, rep: Representation) -> Answer:
     return Answer(status, headers, segments, request.method == "GET" and rep.size > 0)
 
 
-async def send(answer: Answer, sender: Sender | None) -> web.StreamResponse:
+async def dispatch(answer: Answer, sender: Sender | None) -> web.StreamResponse:
     """A plain response when one small span can be had at once, else a streamed body."""
     status, headers, segments = answer.status, answer.headers, answer.segments
     only = segments[0] if len(segments) == 1 else None

@@ -44,7 +44,8 @@ class Metrics:
     sent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     latency: defaultdict[str, Histogram] = field(default_factory=lambda: defaultdict(Histogram))
     in_flight: int = 0
-    _kinds: dict[str, str] = field(default_factory=dict)  # route name -> label, made once
+    # route name -> its kind, worked out once per name
+    _kinds: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def kind(self, request: web.Request) -> str:
         route = request.match_info.route

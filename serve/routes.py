@@ -23,7 +23,7 @@ from serve.access import ACCESS
 from serve.bodies import BytesSender
 from serve.catalog_view import CatalogView, DatasetInfo
 from serve.documents import NAMES, RESERVED, Documents
-from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, send
+from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, dispatch
 from serve.http.conditional import EntityTag
 from serve.http.content_types import content_type
 from serve.http.cors import SERVED_PRIVATE
@@ -101,7 +101,7 @@ async def listing(request: web.Request) -> web.StreamResponse:
     where, ds = await _dataset(request, state)
     if not where.slash:
         raise _to_slash(request)
-    index = await state.view.index(ds.name, _release(where))
+    index = await state.view.index(ds, _release(where))
     children = index.listing(where.path)
     if children is None:
         raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
@@ -115,7 +115,7 @@ async def document(request: web.Request) -> web.StreamResponse:
     """A generated document under the reserved folder `.datamirror/`."""
     state = request.app[DATASETS]
     where, ds = await _dataset(request, state)
-    index = await state.view.index(ds.name, _release(where))
+    index = await state.view.index(ds, _release(where))
     name = where.path.removeprefix(RESERVED)
     return await _document(request, state, ds, index, name, _caching(where))
 
@@ -123,7 +123,7 @@ async def document(request: web.Request) -> web.StreamResponse:
 async def file(request: web.Request) -> web.StreamResponse:
     state = request.app[DATASETS]
     where, ds = await _dataset(request, state)
-    index = await state.view.index(ds.name, _release(where))
+    index = await state.view.index(ds, _release(where))
     entry = index.file(where.path)
     if entry is None:
         return await _no_file(request, state, ds, index, where)
@@ -132,7 +132,7 @@ async def file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(url, headers={hdrs.CACHE_CONTROL: "no-store"})
     answer = decide(request, _representation(state, index, entry, _caching(where)))
     sender = await state.senders.open(entry.key, entry.size) if answer.needs_body else None
-    return await send(answer, sender)
+    return await dispatch(answer, sender)
 
 
 async def _no_file(
@@ -213,7 +213,7 @@ async def _document(
         digests={},
     )
     answer = decide(request, rep)
-    return await send(answer, BytesSender(doc.data) if answer.needs_body else None)
+    return await dispatch(answer, BytesSender(doc.data) if answer.needs_body else None)
 
 
 def _to_slash(request: web.Request) -> web.HTTPFound:
