@@ -3,6 +3,7 @@
 Every route has a name, which labels its metrics; each answers OPTIONS (CORS preflight).
 
 /                                          index: datasets (HTML, or JSON by Accept)
+/datasets/                                 datasets: a redirect to /
 /datasets/<ds>/                            landing: its page, with schema.org JSON-LD
 /datasets/<ds>/<release|latest>/<folder>/  listing: a directory listing
 /datasets/<ds>/<release|latest>/<path>     file: a file of the release
