@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import hdrs, web
+from cachetools import TTLCache
 
 from catalog.repository import Catalog
 from catalog.tokens import CURATOR, READ_PREFIX, hash_token
-from serve.problems import ProblemError
+from serve.http.problems import ProblemError
+from serve.http.url_paths import split_dataset_path
 from serve.signing import DATASETS, EXPIRES, SIGNATURE, SignedQuery, Verdict, verify
-from serve.url_paths import split_dataset_path
 
 DEFAULT_TOKEN_TTL = 5.0
 MAX_CACHED_TOKENS = 10_000
@@ -49,7 +50,6 @@ class Access:
 
 
 ACCESS = web.RequestKey("access", Access)
-SERVED_PRIVATE = web.RequestKey("served_private", bool)
 ANONYMOUS = Access()
 
 
@@ -72,24 +72,16 @@ class TokenCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
+        self._entries: TTLCache[str, frozenset[str]] = TTLCache(max_entries, ttl, timer=clock)
 
     async def scopes(self, secret: str) -> frozenset[str]:
         """The token's scopes; empty for an unknown or revoked token (cached too)."""
         key = hash_token(secret)
-        now = self._clock()
-        cached = self._entries.get(key)
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
-        found = await self.catalog.tokens.check(secret)
-        scopes = found or frozenset()
-        self._entries.pop(key, None)
-        self._entries[key] = (now, scopes)
-        while len(self._entries) > self.max_entries:
-            del self._entries[next(iter(self._entries))]
+        try:
+            return self._entries[key]
+        except KeyError:
+            pass
+        scopes = self._entries[key] = await self.catalog.tokens.check(secret) or frozenset()
         return scopes
 
 

@@ -1,11 +1,16 @@
 """The aiohttp application: routes, shared state (typed app keys) and its lifetime.
 
-/                                     datasets (HTML, or JSON by Accept)
-/datasets/<ds>/                       landing page with schema.org JSON-LD
-/datasets/<ds>/<release|latest>/<p>   a file, a directory listing, or a release document
-/api/v1/...                           the curator API (serve.api)
-/metrics                              Prometheus metrics of this process (serve.metrics)
-/healthz  /readyz
+Every route has a name, which labels its metrics; each answers OPTIONS (CORS preflight).
+
+/                                          index: datasets (HTML, or JSON by Accept)
+/datasets/                                 datasets: a redirect to /
+/datasets/<ds>/                            landing: its page, with schema.org JSON-LD
+/datasets/<ds>/<release|latest>/<folder>/  listing: a directory listing
+/datasets/<ds>/<release|latest>/<path>     file: a file of the release
+/datasets/<ds>/<release|latest>/.datamirror/<name>   document: manifest.json, md5sum.txt
+/api/v1/...                                api.*: the curator API (serve.api.curator)
+/metrics                                   metrics: Prometheus metrics of this process
+/healthz  /readyz                          health, health.ready
 
 Middlewares, outermost first: metrics (times the whole answer), problems (errors become
 problem bodies), access (bearer token or signed URL -> `Access` on the request).
@@ -25,19 +30,17 @@ from catalog.errors import StoreError
 from catalog.repository import Catalog
 from catalog.runtime import Runtime
 from catalog.store import Store
-from catalog.store.base import SupportsLocalPath, SupportsPresign
+from catalog.store.base import SupportsPresign
+from serve import routes
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
-from serve.api import API, CuratorApi
-from serve.api import add_routes as add_api_routes
+from serve.api.curator import API, CuratorApi
+from serve.api.curator import add_routes as add_api_routes
 from serve.catalog_view import CatalogView
-from serve.cors import add_cors_headers, preflight
 from serve.documents import Documents
-from serve.hot_cache import HotCache
+from serve.http.cors import add_cors_headers, add_resource
+from serve.http.problems import problem_middleware
 from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
-from serve.open_files import OpenFiles
-from serve.problems import problem_middleware
-from serve.remote_reads import PresignedUrls, RemoteReader
-from serve.routes import DatasetRoutes
+from serve.object_senders import DEFAULT_HOT_BYTES, object_senders
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class ServeConfig:
     sendfile: bool = True
     redirect_to_store: bool = False
     ttl: float = 2.0
-    hot_cache_bytes: int = 64 * 1024 * 1024
+    hot_cache_bytes: int = DEFAULT_HOT_BYTES
     token_ttl: float = 5.0
 
 
@@ -53,7 +56,6 @@ RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]
 PROBE_SECONDS = 5.0
 CATALOG = web.AppKey("catalog", Catalog)
 STORE = web.AppKey("store", Store)
-ROUTES = web.AppKey("routes", DatasetRoutes)
 
 
 def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Application:
@@ -62,25 +64,20 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_resources(config, open_runtime))
     app.on_response_prepare.append(add_cors_headers)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_handler)
-    add_api_routes(app.router)
-    app.router.add_get("/", _delegate(lambda r: r.index))
-    app.router.add_get("/datasets/{tail:.*}", _delegate(lambda r: r.datasets))
-    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    router = app.router
+    # The file route first: it is the one the hot path asks for, and routes sharing the
+    # /datasets prefix are tried in the order they were added.
+    add_resource(router, routes.FILE, "file", {"GET": routes.file})
+    add_resource(router, routes.DOCUMENT, "document", {"GET": routes.document})
+    add_resource(router, routes.LISTING, "listing", {"GET": routes.listing})
+    add_resource(router, routes.LANDING, "landing", {"GET": routes.landing})
+    add_resource(router, "/datasets/", "datasets", {"GET": routes.to_index})
+    add_resource(router, "/", "index", {"GET": routes.dataset_index})
+    add_resource(router, "/healthz", "health", {"GET": healthz})
+    add_resource(router, "/readyz", "health.ready", {"GET": readyz})
+    add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})
+    add_api_routes(router)
     return app
-
-
-Handler = Callable[[web.Request], Any]
-
-
-def _delegate(pick: Callable[[DatasetRoutes], Handler]) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response: web.StreamResponse = await pick(request.app[ROUTES])(request)
-        return response
-
-    return handler
 
 
 def _resources(
@@ -102,27 +99,18 @@ async def _serving(
     app[STORE] = store
     app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), runtime.signing_key)
     app[API] = CuratorApi(catalog, runtime.settings.source_allowlist)
-    files = OpenFiles(store.local_path) if isinstance(store, SupportsLocalPath) else None
-    remote = None
-    if files is None and isinstance(store, SupportsPresign):
-        remote = RemoteReader(store, PresignedUrls(store))
-    app[ROUTES] = DatasetRoutes(
+    senders = object_senders(store, sendfile=config.sendfile, hot_bytes=config.hot_cache_bytes)
+    presigner = store if config.redirect_to_store and isinstance(store, SupportsPresign) else None
+    app[routes.DATASETS] = routes.Datasets(
         view=CatalogView(catalog, ttl=config.ttl),
-        store=store,
         documents=Documents(store),
-        hot=HotCache(config.hot_cache_bytes),
-        files=files,
-        remote=remote,
-        sendfile=config.sendfile,
-        redirect_to_store=config.redirect_to_store,
+        senders=senders,
+        presigner=presigner,
     )
     try:
         yield
     finally:
-        if files is not None:
-            files.close()
-        if remote is not None:
-            await remote.close()
+        await senders.close()
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -33,7 +33,11 @@ class Sender(Protocol):
         """The span's bytes if they can be had without waiting (memory, page cache)."""
         ...
 
-    async def send(self, response: web.StreamResponse, span: ByteRange) -> None: ...
+    async def send(
+        self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
+    ) -> None:
+        """Write the span's bytes into `response`, prepared for `request`."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -45,7 +49,9 @@ class BytesSender:
     def read_now(self, span: ByteRange) -> bytes | None:
         return self.data[span.start : span.end]
 
-    async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
+    async def send(
+        self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
+    ) -> None:
         await response.write(memoryview(self.data)[span.start : span.end])
 
     async def close(self) -> None:
@@ -61,7 +67,9 @@ class StreamSender:
     def read_now(self, span: ByteRange) -> bytes | None:
         return None
 
-    async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
+    async def send(
+        self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
+    ) -> None:
         async for chunk in self.store.stream(self.key, span, self.chunk_size):
             await response.write(chunk)
 
@@ -87,11 +95,12 @@ class LocalFileSender:
         """With sendfile on, never: sendfile costs less CPU than a copy even for 64 KiB."""
         return None if self.sendfile else self.handle.read_cached(span.start, span.length)
 
-    async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
+    async def send(
+        self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
+    ) -> None:
         if not self.sendfile:
             await self._send_by_reads(response, span)
             return
-        request = _request_of(response)
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("connection lost")
@@ -142,12 +151,6 @@ def _sendfile_now(socket_fd: int, file_fd: int, span: ByteRange) -> int:
     return sent
 
 
-def _request_of(response: web.StreamResponse) -> web.BaseRequest:
-    request = getattr(response, "_req", None)
-    assert isinstance(request, web.BaseRequest), "the response is not prepared"
-    return request
-
-
 class BodyResponse(web.StreamResponse):
     """A response whose body is `segments`; HEAD and 304 answers send the headers only."""
 
@@ -170,16 +173,16 @@ class BodyResponse(web.StreamResponse):
         try:
             writer = await super().prepare(request)
             if request.method != "HEAD" and self.status not in {204, 304}:
-                await self._write_segments()
+                await self._write_segments(request)
             return writer
         finally:
             if self.sender is not None:
                 await self.sender.close()
 
-    async def _write_segments(self) -> None:
+    async def _write_segments(self, request: web.BaseRequest) -> None:
         for segment in self.segments:
             if isinstance(segment, bytes):
                 await self.write(segment)
             elif segment.length:
                 assert self.sender is not None
-                await self.sender.send(self, segment)
+                await self.sender.send(request, self, segment)

@@ -2,7 +2,7 @@
 
 - Release indexes are immutable: loaded once per release (in a thread), kept in an LRU.
 - `latest` and dataset metadata change when a release is published: they are cached for a
-  short TTL, so a publish is visible within `ttl` seconds; they are refreshed ahead of
+  short TTL, so a publish is visible within about `ttl` seconds; they are refreshed ahead of
   expiry in the background, so busy datasets never make a request wait on the database.
 Concurrent requests for the same release share one load.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from cachetools import LRUCache, TTLCache
 
 from catalog.errors import NoReleaseError
 from catalog.models import Dataset, Release
@@ -24,6 +25,8 @@ from serve.release_index import ReleaseIndex
 
 DEFAULT_TTL = 2.0
 MAX_INDEXES = 16
+MAX_DATASETS = 10_000
+IndexKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,27 +65,31 @@ class CatalogView:
     ) -> None:
         self.catalog = catalog
         self.ttl = ttl
-        self.max_indexes = max_indexes
         self._clock = clock
-        self._datasets: dict[str, tuple[float, DatasetInfo]] = {}
+        # name -> (when its load started, what it found). The hot path reads these caches by
+        # item, not `.get`: a TTLCache's `get` costs several times its `[]`.
+        self._datasets: TTLCache[str, tuple[float, DatasetInfo]] = TTLCache(
+            MAX_DATASETS, ttl, timer=clock
+        )
         self._dataset_loads: dict[str, asyncio.Task[DatasetInfo]] = {}
-        self._indexes: OrderedDict[tuple[str, str], ReleaseIndex] = OrderedDict()
-        self._loading: dict[tuple[str, str], asyncio.Future[ReleaseIndex]] = {}
+        self._indexes: LRUCache[IndexKey, ReleaseIndex] = LRUCache(max_indexes)
+        self._loading: dict[IndexKey, asyncio.Future[ReleaseIndex]] = {}
 
     async def dataset(self, name: str) -> DatasetInfo:
-        """A dataset's metadata and current release name, at most `ttl` seconds old.
+        """A dataset's metadata and current release name, loaded at most `ttl` seconds ago.
 
         Past half its age an entry is refreshed in the background while requests are still
         answered from it, so a steady stream of requests never waits on the database; one
         load per name runs at a time and every request that needs it shares it.
         """
-        cached = self._datasets.get(name)
-        if cached is not None:
-            age = self._clock() - cached[0]
-            if age < self.ttl:
-                if age >= self.ttl / 2 and name not in self._dataset_loads:
-                    self._start_dataset_load(name)
-                return cached[1]
+        try:
+            started, info = self._datasets[name]
+        except KeyError:
+            pass
+        else:
+            if self._clock() - started >= self.ttl / 2 and name not in self._dataset_loads:
+                self._start_dataset_load(name)
+            return info
         load = self._dataset_loads.get(name) or self._start_dataset_load(name)
         return await asyncio.shield(load)
 
@@ -118,23 +125,23 @@ class CatalogView:
             for r in reversed(published)
         ]
 
-    async def index(self, dataset: str, release: str) -> ReleaseIndex:
-        """The index of a published release; `latest` is the current one."""
+    async def index(self, ds: DatasetInfo, release: str) -> ReleaseIndex:
+        """The index of a published release of `ds`; `latest` is its current one (as of
+        `ds`, which the caller has just looked up)."""
         name = release
         if release == "latest":
-            info = await self.dataset(dataset)
-            if info.current is None:
-                raise NoReleaseError(dataset)
-            name = info.current
-        key = (dataset, name)
-        found = self._indexes.get(key)
-        if found is not None:
-            self._indexes.move_to_end(key)
-            return found
-        return await self._shared_load(key, self._load_index(dataset, name))
+            if ds.current is None:
+                raise NoReleaseError(ds.name)
+            name = ds.current
+        key = (ds.name, name)
+        try:
+            return self._indexes[key]
+        except KeyError:
+            pass
+        return await self._shared_load(key, self._load_index(ds.name, name))
 
     async def _shared_load(
-        self, key: tuple[str, str], load: Coroutine[Any, Any, ReleaseIndex]
+        self, key: IndexKey, load: Coroutine[Any, Any, ReleaseIndex]
     ) -> ReleaseIndex:
         pending = self._loading.get(key)
         if pending is not None:
@@ -154,13 +161,8 @@ class CatalogView:
         finally:
             self._loading.pop(key, None)
         future.set_result(index)
-        self._remember(key, index)
-        return index
-
-    def _remember(self, key: tuple[str, str], index: ReleaseIndex) -> None:
         self._indexes[key] = index
-        while len(self._indexes) > self.max_indexes:
-            self._indexes.popitem(last=False)
+        return index
 
     async def _load_index(self, dataset: str, name: str) -> ReleaseIndex:
         release = await self.catalog.releases.get(dataset, name)

@@ -1,22 +1,22 @@
-"""Per-release documents the server offers next to the data.
+"""Per-release documents the server offers next to the data, in the reserved folder
+`/datasets/<ds>/<rel>/.datamirror/` (where pages link them):
 
-    /datasets/<ds>/<rel>/manifest.json   the release manifest: the store object
-                                         releases/<ds>/<rel>/manifest.json, or generated
-                                         from the catalog when the store has none
-    /datasets/<ds>/<rel>/md5sum.txt      `md5sum -c` input for every file with an MD5
+    manifest.json   the release manifest: the store object releases/<ds>/<rel>/manifest.json,
+                    or generated from the catalog when the store has none
+    md5sum.txt      `md5sum -c` input for every file with an MD5
 
-A dataset's own file of the same name wins; the documents are always reachable under the
-reserved folder `/datasets/<ds>/<rel>/.datamirror/` too. Releases are immutable, so each
+They also answer under their bare names (`/datasets/<ds>/<rel>/md5sum.txt`) unless the
+dataset has a file of that name, which then answers there. Releases are immutable, so each
 document is built once and kept (an LRU of `max_items`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import xxhash
+from cachetools import LRUCache
 
 from catalog.errors import ObjectNotFoundError
 from catalog.layout import manifest_key
@@ -35,36 +35,22 @@ class Document:
     xxh3_128: str
 
 
-def document_name(path: str, index: ReleaseIndex) -> str | None:
-    """The document a release path names, if any (the dataset's own files take precedence)."""
-    if path.startswith(RESERVED) and path[len(RESERVED) :] in NAMES:
-        return path[len(RESERVED) :]
-    if path in NAMES and index.file(path) is None:
-        return path
-    return None
-
-
 class Documents:
     def __init__(self, store: Store, max_items: int = 32) -> None:
         self.store = store
-        self.max_items = max_items
-        self._cache: OrderedDict[tuple[int, str], Document] = OrderedDict()
+        self._cache: LRUCache[tuple[int, str], Document] = LRUCache(max_items)
 
     async def get(self, name: str, index: ReleaseIndex, source_url: str) -> Document:
         key = (index.release_id, name)
         found = self._cache.get(key)
         if found is not None:
-            self._cache.move_to_end(key)
             return found
         if name == "manifest.json":
             data = await self._manifest(index, source_url)
         else:
             data = await asyncio.to_thread(md5sum_text, index)
         digest = await asyncio.to_thread(xxhash.xxh3_128_hexdigest, data)
-        document = Document(data, NAMES[name], digest)
-        self._cache[key] = document
-        while len(self._cache) > self.max_items:
-            self._cache.popitem(last=False)
+        document = self._cache[key] = Document(data, NAMES[name], digest)
         return document
 
     async def _manifest(self, index: ReleaseIndex, source_url: str) -> bytes:

@@ -1,33 +1,25 @@
-"""File answers: conditional evaluation, then one of full (200), single range (206),
-multiple ranges (206 multipart/byteranges), or unsatisfiable (416). Decides and dispatches;
-the bytes go out through a sender from `serve.bodies`.
+"""File answers, decided, then dispatched. `decide` evaluates the conditional headers and the
+Range and picks one of full (200), single range (206), multiple ranges (206
+multipart/byteranges) or not modified (304), or raises for 412 and 416; the caller opens a
+body sender only when the answer needs one (a GET of a non-empty file); `dispatch` makes
+the response.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import hdrs, web
 
-from catalog.errors import StoreError
-from catalog.store.base import ByteRange, Store
-from serve.bodies import (
-    BodyResponse,
-    BytesSender,
-    LocalFileSender,
-    Segment,
-    Sender,
-    StreamSender,
-)
-from serve.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
-from serve.digests import repr_digest
-from serve.hot_cache import HotCache
-from serve.open_files import OpenFiles
-from serve.problems import ProblemError
-from serve.ranges import (
+from catalog.store.base import ByteRange
+from serve.bodies import BodyResponse, Segment, Sender
+from serve.http.conditional import Conditions, EntityTag, Outcome, Validators, evaluate, http_date
+from serve.http.digests import repr_digest
+from serve.http.problems import ProblemError
+from serve.http.ranges import (
     IGNORE,
     RangeKind,
     RangeRequest,
@@ -35,13 +27,11 @@ from serve.ranges import (
     parse_range,
     unsatisfied_range,
 )
-from serve.remote_reads import RemoteReader
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
 PRIVATE = "private, no-cache"
 
-OpenSender = Callable[[], Awaitable[Sender]]
 INLINE_MAX = 128 * 1024
 """Spans up to this size are copied into one plain response when no wait is needed; larger
 ones go out by sendfile or in chunks."""
@@ -76,9 +66,18 @@ _CONDITIONAL = (
 )
 
 
-async def respond(
-    request: web.Request, rep: Representation, open_sender: OpenSender
-) -> web.StreamResponse:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to answer, short of the body's bytes: `needs_body` when a sender must write them."""
+
+    status: int
+    headers: dict[str, str]
+    segments: list[Segment]
+    needs_body: bool
+
+
+def decide(request: web.Request, rep: Representation) -> Answer:
+    """The answer to a GET or HEAD of `rep`; raises `ProblemError` for 412 and 416."""
     has_range = hdrs.RANGE in request.headers
     outcome = Outcome.PROCEED
     if any(name in request.headers for name in _CONDITIONAL):
@@ -86,7 +85,7 @@ async def respond(
         outcome = evaluate(_conditions(request, has_range), validators)
     headers = dict(rep.headers)
     if outcome is Outcome.NOT_MODIFIED:
-        return BodyResponse(status=304, headers=headers, segments=(), sender=None)
+        return Answer(304, headers, [], needs_body=False)
     if outcome is Outcome.PRECONDITION_FAILED:
         raise ProblemError(412, f"a precondition failed for {rep.path}", headers=headers)
     wanted = IGNORE
@@ -104,15 +103,12 @@ async def respond(
         digest = rep.default_digest if status == 200 else None
     if digest:
         headers["Repr-Digest"] = digest
-    sends_body = request.method == "GET" and rep.size > 0
-    sender = await open_sender() if sends_body else None
-    return await _answer(status, headers, segments, sender)
+    return Answer(status, headers, segments, request.method == "GET" and rep.size > 0)
 
 
-async def _answer(
-    status: int, headers: dict[str, str], segments: list[Segment], sender: Sender | None
-) -> web.StreamResponse:
+async def dispatch(answer: Answer, sender: Sender | None) -> web.StreamResponse:
     """A plain response when one small span can be had at once, else a streamed body."""
+    status, headers, segments = answer.status, answer.headers, answer.segments
     only = segments[0] if len(segments) == 1 else None
     if sender is not None and isinstance(only, ByteRange) and only.length <= INLINE_MAX:
         try:
@@ -182,31 +178,3 @@ def multipart_segments(
         segments += [lead + part_head.encode("ascii"), byte_range]
     segments.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
     return segments
-
-
-async def open_object(
-    store: Store,
-    key: str,
-    size: int,
-    *,
-    hot: HotCache,
-    files: OpenFiles | None,
-    sendfile: bool,
-    remote: RemoteReader | None = None,
-) -> Sender:
-    """The sender for an object: a held-open file if local (`files` given), from the hot cache
-    if small, by presigned HTTP reads if `remote` is given, else a stream."""
-    if files is not None:
-        handle = await files.acquire(key, size)
-        return LocalFileSender(files, handle, sendfile=sendfile)
-    if size <= hot.max_item:
-        data = hot.get(key)
-        if data is None:
-            data = await store.get(key)
-            if len(data) != size:
-                raise StoreError(f"object {key} has {len(data)} bytes, the catalog says {size}")
-            hot.put(key, data)
-        return BytesSender(data)
-    if remote is not None:
-        return remote.sender(key)
-    return StreamSender(store, key)

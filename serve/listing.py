@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from serve.conditional import http_date
+from serve.http.conditional import http_date
 from serve.release_index import Child
 
 STYLE = (

@@ -7,6 +7,10 @@ the numbers of a single scrape cover one worker only.
 
 `metrics_middleware` is the outermost middleware: it finishes writing the response itself,
 so the latency covers the whole body and the byte count what was sent.
+
+The `kind` label is the name of the route that answered, up to its first dot (`api.sources`
+counts as `api`, `health.ready` as `health`); `preflight` for OPTIONS, `unmatched` for a
+path no route answers.
 """
 
 from __future__ import annotations
@@ -17,11 +21,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-ROUTE_KIND = web.RequestKey("route_kind", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -41,6 +44,20 @@ class Metrics:
     sent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     latency: defaultdict[str, Histogram] = field(default_factory=lambda: defaultdict(Histogram))
     in_flight: int = 0
+    # route name -> its kind, worked out once per name
+    _kinds: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def kind(self, request: web.Request) -> str:
+        route = request.match_info.route
+        name = route.name
+        if name is None:
+            return "unmatched"
+        if route.method == hdrs.METH_OPTIONS:
+            return "preflight"
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds[name] = name.partition(".")[0]
+        return kind
 
     def record(self, kind: str, status: int, sent: int, seconds: float) -> None:
         self.requests[(kind, f"{status // 100}xx")] += 1
@@ -92,22 +109,6 @@ def _histogram_lines(latency: dict[str, Histogram]) -> list[str]:
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def route_kind(request: web.Request) -> str:
-    """The kind a handler named, or one guessed from the path when it answered early."""
-    kind: str | None = request.get(ROUTE_KIND)
-    if kind is not None:
-        return kind
-    path = request.path
-    if request.method == "OPTIONS":
-        return "preflight"
-    if path in {"/healthz", "/readyz"}:
-        return "health"
-    for prefix, name in (("/metrics", "metrics"), ("/api/", "api"), ("/datasets/", "dataset")):
-        if path.startswith(prefix):
-            return name
-    return "other"
-
-
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
@@ -130,7 +131,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         metrics.in_flight -= 1
-        metrics.record(route_kind(request), status, sent, time.perf_counter() - started)
+        metrics.record(metrics.kind(request), status, sent, time.perf_counter() - started)
 
 
 def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+from cachetools import LRUCache
 
 from catalog.errors import ObjectNotFoundError, StoreError
 
@@ -48,29 +49,46 @@ class OpenFile:
             return None  # RWF_NOWAIT unsupported on this file system: the thread path reads
         return buffer if got == length else None
 
+    def evict(self) -> None:
+        """Out of the cache: closed now if no request reads it, else by its last reader."""
+        self.evicted = True
+        if self.users == 0:
+            self.file.close()
+
+
+class _Evicting(LRUCache[str, OpenFile]):
+    """cachetools' way to act on eviction: `popitem` is what drops the least recently used."""
+
+    def popitem(self) -> tuple[str, OpenFile]:
+        key, handle = super().popitem()
+        handle.evict()
+        return key, handle
+
 
 class OpenFiles:
     """`locate` maps a store key to its file (a local store's `local_path`)."""
 
     def __init__(self, locate: Callable[[str], Path], capacity: int = DEFAULT_CAPACITY) -> None:
         self.locate = locate
-        self.capacity = capacity
-        self._files: OrderedDict[str, OpenFile] = OrderedDict()
+        self._files = _Evicting(capacity)
 
     async def acquire(self, key: str, size: int) -> OpenFile:
         """The open file of `key` (opened in a thread on a miss); `release` it when done."""
-        found = self._files.get(key)
-        if found is None:
-            opened = await asyncio.to_thread(_open_checked, key, self.locate(key), size)
-            found = self._files.get(key)
-            if found is None:
-                found = self._remember(OpenFile(key, opened))
-            else:
-                opened.close()  # another request opened it meanwhile
-        else:
-            self._files.move_to_end(key)
+        try:
+            found = self._files[key]
+        except KeyError:
+            found = await self._open(key, size)
         found.users += 1
         return found
+
+    async def _open(self, key: str, size: int) -> OpenFile:
+        opened = await asyncio.to_thread(_open_checked, key, self.locate(key), size)
+        found = self._files.get(key)
+        if found is not None:
+            opened.close()  # another request opened it meanwhile
+            return found
+        handle = self._files[key] = OpenFile(key, opened)
+        return handle
 
     def release(self, handle: OpenFile) -> None:
         handle.users -= 1
@@ -79,19 +97,8 @@ class OpenFiles:
 
     def close(self) -> None:
         for handle in self._files.values():
-            handle.evicted = True
-            if handle.users == 0:
-                handle.file.close()
+            handle.evict()
         self._files.clear()
-
-    def _remember(self, handle: OpenFile) -> OpenFile:
-        self._files[handle.key] = handle
-        while len(self._files) > self.capacity:
-            _, oldest = self._files.popitem(last=False)
-            oldest.evicted = True
-            if oldest.users == 0:
-                oldest.file.close()
-        return handle
 
     def __len__(self) -> int:
         return len(self._files)

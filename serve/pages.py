@@ -10,9 +10,15 @@ from typing import Any
 from urllib.parse import quote
 
 from serve.catalog_view import DatasetInfo, ReleaseInfo
+from serve.documents import RESERVED
 from serve.listing import STYLE, human_size
 
-DOCUMENTS = ("manifest.json", "md5sum.txt")
+# The generated documents, linked in the reserved folder and named apart from the dataset's
+# own files (a dataset may publish an md5sum.txt of its own).
+DOCUMENTS = {
+    "manifest.json": "manifest.json (the release's files and digests)",
+    "md5sum.txt": "md5sum.txt (generated for every file)",
+}
 
 
 def _page(title: str, body: str, head: str = "") -> str:
@@ -67,7 +73,7 @@ def landing_json(ds: DatasetInfo, releases: list[ReleaseInfo], base: str) -> dic
                 "published_at": r.published_at.isoformat() if r.published_at else None,
                 "files": r.file_count,
                 "bytes": r.total_bytes,
-                "manifest": f"{here}/{quote(r.name)}/manifest.json",
+                "manifest": f"{here}/{quote(r.name)}/{RESERVED}manifest.json",
             }
             for r in releases
         ],
@@ -117,7 +123,7 @@ def landing_html(ds: DatasetInfo, releases: list[ReleaseInfo], base: str) -> str
         f"<p>{escape(ds.description or '')}</p>\n<dl>{facts_html}</dl>\n"
         '<p><a href="latest/">latest</a> (the current release)</p>\n'
         "<h2>Releases</h2>\n<table>\n<thead><tr><th>Release</th><th>Published</th>"
-        "<th>Files</th><th>Size</th><th>Checksums</th></tr></thead>\n"
+        "<th>Files</th><th>Size</th><th>Generated documents</th></tr></thead>\n"
         f"<tbody>\n{rows}\n</tbody>\n</table>"
     )
     return _page(ds.title or ds.name, body, head)
@@ -127,7 +133,9 @@ def _release_row(release: ReleaseInfo, current: str | None) -> str:
     name = quote(release.name)
     mark = " (current)" if release.name == current else ""
     when = release.published_at.strftime("%Y-%m-%d %H:%M UTC") if release.published_at else "-"
-    docs = " ".join(f'<a href="{name}/{doc}">{doc}</a>' for doc in DOCUMENTS)
+    docs = "<br>".join(
+        f'<a href="{name}/{RESERVED}{doc}">{escape(text)}</a>' for doc, text in DOCUMENTS.items()
+    )
     return (
         f'<tr><td><a href="{name}/">{escape(release.name)}</a>{mark}</td><td>{when}</td>'
         f'<td class="n">{release.file_count}</td><td class="n">'

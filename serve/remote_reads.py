@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
+from cachetools import TTLCache
 
 from catalog.errors import ObjectNotFoundError, StoreError
 from catalog.store.base import ByteRange, Store, SupportsPresign
@@ -38,18 +39,14 @@ class PresignedUrls:
         self, store: SupportsPresign, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.store = store
-        self._clock = clock
-        self._urls: dict[str, tuple[float, str]] = {}
+        self._urls: TTLCache[str, str] = TTLCache(MAX_URLS, URL_SECONDS - RENEW_BEFORE, timer=clock)
 
     async def url(self, key: str) -> str:
-        now = self._clock()
-        cached = self._urls.get(key)
-        if cached is not None and now < cached[0]:
-            return cached[1]
-        url = await self.store.presign(key, URL_SECONDS)
-        if len(self._urls) >= MAX_URLS:
-            self._urls.clear()
-        self._urls[key] = (now + URL_SECONDS - RENEW_BEFORE, url)
+        try:
+            return self._urls[key]
+        except KeyError:
+            pass
+        url = self._urls[key] = await self.store.presign(key, URL_SECONDS)
         return url
 
 
@@ -76,7 +73,9 @@ class PresignedSender:
     def read_now(self, span: ByteRange) -> bytes | None:
         return None
 
-    async def send(self, response: web.StreamResponse, span: ByteRange) -> None:
+    async def send(
+        self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
+    ) -> None:
         try:
             url = await self.reader.urls.url(self.key)
         except StoreError:

@@ -1,187 +1,219 @@
-"""Request handlers for the dataset index, landing pages, files, listings and documents."""
+"""Handlers for the dataset index, landing pages, listings, release documents and files, and
+the route patterns that choose between them.
+
+The patterns match aiohttp's decoded path and only pick the handler; each handler splits the
+raw path itself (`serve.http.url_paths`), which decodes segment by segment and refuses
+traversal. A pattern has a single group, so matching allocates no more than one string.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import hdrs, web
+from cachetools import LRUCache
 
 from catalog.errors import UnknownDatasetError
 from catalog.layout import NAME_RE
 from catalog.manifest import ManifestEntry
-from catalog.store.base import Store, SupportsPresign
-from serve.access import ACCESS, SERVED_PRIVATE
+from catalog.store.base import SupportsPresign
+from serve.access import ACCESS
 from serve.bodies import BytesSender
 from serve.catalog_view import CatalogView, DatasetInfo
-from serve.conditional import EntityTag
-from serve.content_types import content_type
-from serve.digests import known_digests
-from serve.documents import Documents, document_name
-from serve.files import IMMUTABLE, REVALIDATE, Representation, open_object, respond
-from serve.hot_cache import HotCache
+from serve.documents import NAMES, RESERVED, Documents
+from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, dispatch
+from serve.http.conditional import EntityTag
+from serve.http.content_types import content_type
+from serve.http.cors import SERVED_PRIVATE
+from serve.http.digests import known_digests
+from serve.http.negotiation import prefers_json
+from serve.http.problems import ProblemError
+from serve.http.url_paths import DatasetPath, split_dataset_path
 from serve.listing import listing_html, listing_json
-from serve.metrics import ROUTE_KIND
-from serve.negotiation import prefers_json
-from serve.open_files import OpenFiles
+from serve.object_senders import ObjectSenders
 from serve.pages import index_html, index_json, landing_html, landing_json
-from serve.problems import ProblemError
 from serve.release_index import ReleaseIndex
-from serve.remote_reads import RemoteReader
-from serve.url_paths import DatasetPath, split_dataset_path
 
 NO_CACHE = "no-cache"
 PRESIGN_SECONDS = 3600
 MAX_REPRESENTATIONS = 10_000
 
+_DOCUMENTS = "(?:" + "|".join(re.escape(RESERVED + name) for name in NAMES) + ")"
+# <dataset>/<release>/<path> with no trailing slash, except the generated documents
+FILE = "/datasets/{path:[^/]+/[^/]+/(?!" + _DOCUMENTS + r"\Z).*[^/]}"
+# <dataset>/<release>/.datamirror/<document>
+DOCUMENT = "/datasets/{path:[^/]+/[^/]+/" + _DOCUMENTS + "}"
+# <dataset>/<release>/ and its folders (ending in /); without the slash: redirected to it
+LISTING = "/datasets/{path:[^/]+/[^/]+(?:/|/.*/)?}"
+# <dataset>/ (without the slash: redirected to it)
+LANDING = "/datasets/{dataset:[^/]+/?}"
 
-@dataclass(slots=True)
-class DatasetRoutes:
+RepresentationKey = tuple[int, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Datasets:
+    """What the dataset handlers read, made at start-up. `presigner`: answer file GETs with
+    a redirect to a presigned store URL (`--redirect-to-store`)."""
+
     view: CatalogView
-    store: Store
     documents: Documents
-    hot: HotCache
-    files: OpenFiles | None = None  # local stores only
-    remote: RemoteReader | None = None  # stores that presign
-    sendfile: bool = True
-    redirect_to_store: bool = False
-    _reps: dict[tuple[int, str, str], Representation] = field(default_factory=dict)
+    senders: ObjectSenders
+    presigner: SupportsPresign | None = None
+    representations: LRUCache[RepresentationKey, Representation] = field(
+        default_factory=lambda: LRUCache(MAX_REPRESENTATIONS)
+    )
 
-    async def index(self, request: web.Request) -> web.StreamResponse:
-        request[ROUTE_KIND] = "index"
-        datasets = [d for d in await self.view.datasets() if self._visible(request, d)]
-        if any(d.restricted for d in datasets):
-            request[SERVED_PRIVATE] = True
-        if prefers_json(request.headers.get(hdrs.ACCEPT)):
-            return _json(index_json(datasets, _base(request)), NO_CACHE)
-        return _html(index_html(datasets), NO_CACHE)
 
-    async def datasets(self, request: web.Request) -> web.StreamResponse:
-        where = split_dataset_path(request.rel_url.raw_path)
-        if not where.dataset:
-            raise web.HTTPFound("/")
-        ds = await self._dataset(request, where.dataset)
-        if where.release is None:
-            if not where.slash:
-                raise _to_slash(request)
-            return await self._landing(request, ds)
-        if not where.path and not where.slash:
-            raise _to_slash(request)
-        index = await self.view.index(ds.name, where.release)
-        pinned = where.release != "latest"
-        return await self._in_release(request, ds, index, where, pinned)
+DATASETS = web.AppKey("datasets", Datasets)
 
-    async def _dataset(self, request: web.Request, name: str) -> DatasetInfo:
-        if not NAME_RE.match(name):
-            raise UnknownDatasetError(name)
-        ds = await self.view.dataset(name)
-        if not self._visible(request, ds):
-            raise UnknownDatasetError(name)
-        if ds.restricted:
-            request[SERVED_PRIVATE] = True
-        return ds
 
-    def _visible(self, request: web.Request, ds: DatasetInfo) -> bool:
-        """Restricted datasets exist for no one without access (not even their names)."""
-        return not ds.restricted or request[ACCESS].can_read(ds.name)
+async def dataset_index(request: web.Request) -> web.StreamResponse:
+    view = request.app[DATASETS].view
+    datasets = [d for d in await view.datasets() if _visible(request, d)]
+    if any(d.restricted for d in datasets):
+        request[SERVED_PRIVATE] = True
+    if prefers_json(request.headers.get(hdrs.ACCEPT)):
+        return _json(index_json(datasets, _base(request)), NO_CACHE)
+    return _html(index_html(datasets), NO_CACHE)
 
-    async def _landing(self, request: web.Request, ds: DatasetInfo) -> web.StreamResponse:
-        request[ROUTE_KIND] = "landing"
-        releases = await self.view.releases(ds.name)
-        if prefers_json(request.headers.get(hdrs.ACCEPT)):
-            return _json(landing_json(ds, releases, _base(request)), NO_CACHE)
-        return _html(landing_html(ds, releases, _base(request)), NO_CACHE)
 
-    async def _in_release(
-        self,
-        request: web.Request,
-        ds: DatasetInfo,
-        index: ReleaseIndex,
-        where: DatasetPath,
-        pinned: bool,
-    ) -> web.StreamResponse:
-        if where.slash:
-            request[ROUTE_KIND] = "listing"
-            children = index.listing(where.path)
-            if children is None:
-                raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
-            title = f"/datasets/{ds.name}/{where.release}/{where.path}".rstrip("/") + "/"
-            if prefers_json(request.headers.get(hdrs.ACCEPT)):
-                body = listing_json(ds.name, index.release, where.path, children)
-                return _json(body, NO_CACHE)
-            return _html(listing_html(title, children, index.published_at), NO_CACHE)
-        cache = IMMUTABLE if pinned else REVALIDATE
-        entry = index.file(where.path)
-        if entry is not None:
-            request[ROUTE_KIND] = "file"
-            return await self._file(request, index, entry, cache)
-        name = document_name(where.path, index)
-        if name is not None:
-            request[ROUTE_KIND] = "document"
-            return await self._document(request, ds, index, name, cache)
-        if index.listing(where.path) is not None:
-            raise _to_slash(request)
-        raise ProblemError(404, f"{ds.name}/{index.release} has no file {where.path}")
+async def to_index(_request: web.Request) -> web.StreamResponse:
+    """`/datasets/`: the datasets are listed at `/`."""
+    raise web.HTTPFound("/")
 
-    async def _file(
-        self, request: web.Request, index: ReleaseIndex, entry: ManifestEntry, cache: str
-    ) -> web.StreamResponse:
-        if self.redirect_to_store and isinstance(self.store, SupportsPresign):
-            url = await self.store.presign(entry.key, PRESIGN_SECONDS)
-            raise web.HTTPFound(url, headers={hdrs.CACHE_CONTROL: "no-store"})
-        rep = self._representation(index, entry, cache)
 
-        async def opener() -> Any:
-            return await open_object(
-                self.store,
-                entry.key,
-                entry.size,
-                hot=self.hot,
-                files=self.files,
-                sendfile=self.sendfile,
-                remote=self.remote,
-            )
+async def landing(request: web.Request) -> web.StreamResponse:
+    state = request.app[DATASETS]
+    where, ds = await _dataset(request, state)
+    if not where.slash:
+        raise _to_slash(request)
+    releases = await state.view.releases(ds.name)
+    if prefers_json(request.headers.get(hdrs.ACCEPT)):
+        return _json(landing_json(ds, releases, _base(request)), NO_CACHE)
+    return _html(landing_html(ds, releases, _base(request)), NO_CACHE)
 
-        return await respond(request, rep, opener)
 
-    def _representation(
-        self, index: ReleaseIndex, entry: ManifestEntry, cache: str
-    ) -> Representation:
-        """Built once per release, file and caching rule (releases never change)."""
-        key = (index.release_id, entry.path, cache)
-        rep = self._reps.get(key)
-        if rep is None:
-            if len(self._reps) >= MAX_REPRESENTATIONS:
-                self._reps.clear()
-            rep = self._reps[key] = Representation(
-                path=entry.path,
-                size=entry.size,
-                content_type=content_type(entry.path),
-                etag=EntityTag(entry.xxh3_128),
-                last_modified=entry.mtime or index.published_at,
-                cache_control=cache,
-                digests=known_digests(entry),
-            )
-        return rep
+async def listing(request: web.Request) -> web.StreamResponse:
+    state = request.app[DATASETS]
+    where, ds = await _dataset(request, state)
+    if not where.slash:
+        raise _to_slash(request)
+    index = await state.view.index(ds, _release(where))
+    children = index.listing(where.path)
+    if children is None:
+        raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
+    if prefers_json(request.headers.get(hdrs.ACCEPT)):
+        return _json(listing_json(ds.name, index.release, where.path, children), NO_CACHE)
+    title = f"/datasets/{ds.name}/{where.release}/{where.path}".rstrip("/") + "/"
+    return _html(listing_html(title, children, index.published_at), NO_CACHE)
 
-    async def _document(
-        self, request: web.Request, ds: DatasetInfo, index: ReleaseIndex, name: str, cache: str
-    ) -> web.StreamResponse:
-        doc = await self.documents.get(name, index, ds.url)
-        rep = Representation(
-            path=name,
-            size=len(doc.data),
-            content_type=doc.content_type,
-            etag=EntityTag(doc.xxh3_128),
-            last_modified=index.published_at,
-            cache_control=cache,
-            digests={},
-        )
 
-        async def opener() -> BytesSender:
-            return BytesSender(doc.data)
+async def document(request: web.Request) -> web.StreamResponse:
+    """A generated document under the reserved folder `.datamirror/`."""
+    state = request.app[DATASETS]
+    where, ds = await _dataset(request, state)
+    index = await state.view.index(ds, _release(where))
+    name = where.path.removeprefix(RESERVED)
+    return await _document(request, state, ds, index, name, _caching(where))
 
-        return await respond(request, rep, opener)
+
+async def file(request: web.Request) -> web.StreamResponse:
+    state = request.app[DATASETS]
+    where, ds = await _dataset(request, state)
+    index = await state.view.index(ds, _release(where))
+    entry = index.file(where.path)
+    if entry is None:
+        return await _no_file(request, state, ds, index, where)
+    if state.presigner is not None:
+        url = await state.presigner.presign(entry.key, PRESIGN_SECONDS)
+        raise web.HTTPFound(url, headers={hdrs.CACHE_CONTROL: "no-store"})
+    answer = decide(request, _representation(state, index, entry, _caching(where)))
+    sender = await state.senders.open(entry.key, entry.size) if answer.needs_body else None
+    return await dispatch(answer, sender)
+
+
+async def _no_file(
+    request: web.Request, state: Datasets, ds: DatasetInfo, index: ReleaseIndex, where: DatasetPath
+) -> web.StreamResponse:
+    """A document under its bare name when the dataset has no file of that name, a folder's
+    redirect to its slash, or 404."""
+    if where.path in NAMES:
+        return await _document(request, state, ds, index, where.path, _caching(where))
+    if index.listing(where.path) is not None:
+        raise _to_slash(request)
+    raise ProblemError(404, f"{ds.name}/{index.release} has no file {where.path}")
+
+
+async def _dataset(request: web.Request, state: Datasets) -> tuple[DatasetPath, DatasetInfo]:
+    where = split_dataset_path(request.rel_url.raw_path)
+    if not NAME_RE.match(where.dataset):
+        raise UnknownDatasetError(where.dataset)
+    ds = await state.view.dataset(where.dataset)
+    if not _visible(request, ds):
+        raise UnknownDatasetError(where.dataset)
+    if ds.restricted:
+        request[SERVED_PRIVATE] = True
+    return where, ds
+
+
+def _visible(request: web.Request, ds: DatasetInfo) -> bool:
+    """Restricted datasets exist for no one without access (not even their names)."""
+    return not ds.restricted or request[ACCESS].can_read(ds.name)
+
+
+def _release(where: DatasetPath) -> str:
+    assert where.release is not None, "the release routes match <dataset>/<release>"
+    return where.release
+
+
+def _caching(where: DatasetPath) -> str:
+    return REVALIDATE if where.release == "latest" else IMMUTABLE
+
+
+def _representation(
+    state: Datasets, index: ReleaseIndex, entry: ManifestEntry, cache: str
+) -> Representation:
+    """Built once per release, file and caching rule (releases never change)."""
+    key = (index.release_id, entry.path, cache)
+    try:
+        return state.representations[key]
+    except KeyError:
+        pass
+    rep = state.representations[key] = Representation(
+        path=entry.path,
+        size=entry.size,
+        content_type=content_type(entry.path),
+        etag=EntityTag(entry.xxh3_128),
+        last_modified=entry.mtime or index.published_at,
+        cache_control=cache,
+        digests=known_digests(entry),
+    )
+    return rep
+
+
+async def _document(
+    request: web.Request,
+    state: Datasets,
+    ds: DatasetInfo,
+    index: ReleaseIndex,
+    name: str,
+    cache: str,
+) -> web.StreamResponse:
+    doc = await state.documents.get(name, index, ds.url)
+    rep = Representation(
+        path=name,
+        size=len(doc.data),
+        content_type=doc.content_type,
+        etag=EntityTag(doc.xxh3_128),
+        last_modified=index.published_at,
+        cache_control=cache,
+        digests={},
+    )
+    answer = decide(request, rep)
+    return await dispatch(answer, BytesSender(doc.data) if answer.needs_body else None)
 
 
 def _to_slash(request: web.Request) -> web.HTTPFound:

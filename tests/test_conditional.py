@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serve.conditional import (
+from serve.http.conditional import (
     Conditions,
     EntityTag,
     Outcome,

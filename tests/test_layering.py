@@ -67,7 +67,9 @@ def test_a_package_never_names_the_layers_it_must_not_know_in_a_string(package: 
 
 def test_the_string_check_sees_a_module_named_for_importlib(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text('import importlib\nimportlib.import_module("serve.cli")\nX = "mirror.cli:sync"\n')
+    probe.write_text(
+        'import importlib\nimportlib.import_module("serve.cli")\nX = "mirror.cli:sync"\n'
+    )
     assert named_packages(probe) == {"serve", "mirror"}
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog.store.base import ByteRange
-from serve.ranges import (
+from serve.http.ranges import (
     MAX_RANGES,
     RangeKind,
     coalesce,

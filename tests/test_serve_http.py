@@ -283,3 +283,66 @@ def test_health_and_readiness_answer(site: Site, curl) -> None:
     ready = curl(site.base + "/readyz")
     assert ready.status == 200
     assert json.loads(ready.body) == {"status": "ok", "db": "ok", "store": "ok"}
+
+
+LOCAL = pytest.mark.parametrize("site", ["local"], indirect=True)  # routing is store-blind
+
+
+@LOCAL
+@pytest.mark.parametrize("path", ["/foo", "/favicon.ico", "/datasets", "/api/v1/"])
+def test_an_unknown_path_is_a_404_problem_not_a_405(site: Site, curl, path: str) -> None:
+    got = curl(site.base + path)
+    assert got.status == 404
+    assert "Allow" not in got.headers
+    assert got.body.startswith(b"404 Not Found: nothing is served at ")
+    assert b"hint: the index at / lists" in got.body
+    assert curl(site.base + path, "-X", "OPTIONS").status == 404
+    problem = json.loads(curl(site.base + path, "-H", "Accept: application/json").body)
+    assert problem["status"] == 404
+
+
+@LOCAL
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/datasets/sample/",
+        "/datasets/sample/latest/",
+        "/datasets/sample/latest/genome/",
+        "/datasets/sample/latest/README.md",
+        "/datasets/sample/latest/.datamirror/md5sum.txt",
+        "/api/v1/openapi.json",
+        "/api/v1/sources",
+        "/api/v1/sources/sample",
+        "/api/v1/sources/sample/releases",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ],
+)
+def test_a_cors_preflight_is_answered_on_every_real_route(site: Site, curl, path: str) -> None:
+    got = curl(
+        site.base + path,
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://viewer.example.org",
+        "-H",
+        "Access-Control-Request-Method: GET",
+    )
+    assert got.status == 204
+    assert got.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in got.headers["Access-Control-Allow-Methods"]
+
+
+@LOCAL
+def test_the_404_of_an_unknown_dataset_gives_visitors_no_cli_command(site: Site, curl) -> None:
+    text = curl(site.base + "/datasets/nosuch/").body.decode()
+    problem = json.loads(
+        curl(site.base + "/datasets/nosuch/", "-H", "Accept: application/json").body
+    )
+    assert problem["hint"] == "the index at / lists the datasets this server offers"
+    assert f"hint: {problem['hint']}" in text
+    for answer in (text, json.dumps(problem)):
+        assert "datamirror " not in answer
+        assert "`" not in answer

@@ -184,6 +184,47 @@ def test_a_dataset_file_shadows_the_generated_checksums_but_the_reserved_folder_
     assert lines == expected
 
 
+class Links(HTMLParser):
+    """href -> link text of every `<a>` in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: dict[str, str] = {}
+        self.href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.href = dict(attrs).get("href")
+            if self.href is not None:
+                self.links[self.href] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self.href is not None:
+            self.links[self.href] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self.href = None
+
+
+def test_the_landing_page_links_the_generated_md5sum_not_the_datasets_own_file(
+    site: Site,
+) -> None:
+    landing = f"{site.base}/datasets/{site.dataset}/"
+    parser = Links()
+    parser.feed(get(landing)[2].decode())
+    href = f"{site.release}/.datamirror/md5sum.txt"
+    assert "generated for every file" in parser.links[href]
+    assert f"{site.release}/md5sum.txt" not in parser.links
+    generated = get(landing + href)[2].decode()
+    lines = dict(reversed(line.split("  ", 1)) for line in generated.splitlines())
+    assert lines == {p: hashlib.md5(d).hexdigest() for p, d in site.files.items()}
+    assert get(release_url(site) + "md5sum.txt")[2] == site.files["md5sum.txt"]
+    manifest = json.loads(get(landing, accept="application/json")[2])["releases"][0]["manifest"]
+    assert manifest == f"{landing}{site.release}/.datamirror/manifest.json"
+    assert get(manifest)[0] == 200
+
+
 def test_a_new_release_becomes_latest_within_the_cache_ttl(site: Site) -> None:
     name = site.publish({"v.txt": b"one"})
     assert get(f"{site.base}/datasets/{name}/latest/v.txt")[2] == b"one"

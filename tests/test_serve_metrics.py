@@ -32,11 +32,11 @@ def scrape(site: Site) -> dict[str, float]:
 
 
 FILE_OK = 'datamirror_http_requests_total{kind="file",status="2xx"}'
-DATASET_MISS = 'datamirror_http_requests_total{kind="dataset",status="4xx"}'
+FILE_MISS = 'datamirror_http_requests_total{kind="file",status="4xx"}'
 
 
 def _count(now: dict[str, float], before: dict[str, float]) -> float:
-    return sum(now.get(k, 0.0) - before.get(k, 0.0) for k in (FILE_OK, DATASET_MISS))
+    return sum(now.get(k, 0.0) - before.get(k, 0.0) for k in (FILE_OK, FILE_MISS))
 
 
 def scrape_when(site: Site, ready: Callable[[dict[str, float]], bool]) -> dict[str, float]:
@@ -50,13 +50,13 @@ def scrape_when(site: Site, ready: Callable[[dict[str, float]], bool]) -> dict[s
     return samples
 
 
-def get(url: str) -> int:
+def get(url: str) -> tuple[int, int]:
+    """The status and the body's size."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            response.read()
-            return int(response.status)
+            return int(response.status), len(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, len(exc.read())
 
 
 @LOCAL
@@ -64,16 +64,59 @@ def test_metrics_count_requests_bytes_and_latency_by_route_kind(site: Site) -> N
     path = "genome/chr1.fa"
     before = scrape(site)
     for _ in range(3):
-        assert get(site.url(path)) == 200
-    assert get(f"{site.base}/datasets/{site.dataset}/{site.release}/no-such-file") == 404
+        assert get(site.url(path)) == (200, len(site.files[path]))
+    status, miss_bytes = get(f"{site.base}/datasets/{site.dataset}/{site.release}/no-such-file")
+    assert status == 404
     after = scrape_when(site, lambda s: s != before and _count(s, before) >= 4)
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
     assert delta('datamirror_http_requests_total{kind="file",status="2xx"}') == 3
-    assert delta('datamirror_http_response_bytes_total{kind="file"}') == 3 * len(site.files[path])
-    assert delta('datamirror_http_requests_total{kind="dataset",status="4xx"}') == 1
-    assert delta('datamirror_http_request_duration_seconds_count{kind="file"}') == 3
-    assert delta('datamirror_http_request_duration_seconds_bucket{kind="file",le="+Inf"}') == 3
+    assert delta('datamirror_http_requests_total{kind="file",status="4xx"}') == 1
+    # the miss is an answer of the file route too: its body and time count with the files'
+    file_bytes = 3 * len(site.files[path]) + miss_bytes
+    assert delta('datamirror_http_response_bytes_total{kind="file"}') == file_bytes
+    assert delta('datamirror_http_request_duration_seconds_count{kind="file"}') == 4
+    assert delta('datamirror_http_request_duration_seconds_bucket{kind="file",le="+Inf"}') == 4
     assert after["datamirror_http_requests_in_flight"] == 1  # the scrape itself
+
+
+def _ask(url: str, method: str = "GET") -> int:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@LOCAL
+def test_every_answer_is_counted_under_the_name_of_its_route(site: Site) -> None:
+    release = f"{site.base}/datasets/{site.dataset}/{site.release}/"
+    asked = {
+        ("index", "2xx"): [site.base + "/"],
+        ("landing", "2xx"): [f"{site.base}/datasets/{site.dataset}/"],
+        ("listing", "2xx"): [release, release + "genome/"],
+        ("document", "2xx"): [release + ".datamirror/manifest.json"],
+        ("api", "2xx"): [site.base + "/api/v1/openapi.json"],
+        ("api", "4xx"): [site.base + "/api/v1/sources"],
+        ("health", "2xx"): [site.base + "/healthz", site.base + "/readyz"],
+        ("unmatched", "4xx"): [site.base + "/favicon.ico"],
+    }
+    before = scrape(site)
+    for (_, status), urls in asked.items():
+        for url in urls:
+            assert f"{_ask(url) // 100}xx" == status, url
+    assert _ask(release + "README.md", method="OPTIONS") == 204
+    expected = {kind: len(urls) for kind, urls in asked.items()} | {("preflight", "2xx"): 1}
+    names = {
+        k: f'datamirror_http_requests_total{{kind="{k[0]}",status="{k[1]}"}}' for k in expected
+    }
+
+    def counted(samples: dict[str, float]) -> dict[tuple[str, str], float]:
+        return {k: samples.get(n, 0.0) - before.get(n, 0.0) for k, n in names.items()}
+
+    after = scrape_when(site, lambda s: counted(s) == expected)
+    assert counted(after) == expected

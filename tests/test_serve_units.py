@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
 
 from catalog.errors import InvalidPathError
 from catalog.manifest import ManifestEntry
-from serve.digests import repr_digest
-from serve.hot_cache import HotCache
-from serve.negotiation import prefers_json
+from catalog.store.base import ByteRange
+from serve.http.digests import repr_digest
+from serve.http.negotiation import prefers_json
+from serve.http.url_paths import DatasetPath, split_dataset_path
+from serve.object_senders import StoreSenders
 from serve.release_index import ReleaseIndex
-from serve.url_paths import DatasetPath, split_dataset_path
 
 
 def _entry(path: str, size: int = 1) -> ManifestEntry:
@@ -30,16 +32,36 @@ def test_the_index_derives_every_directory_from_the_paths() -> None:
     assert index.total_bytes == 4
 
 
+class _Objects:
+    """The part of a store the hot cache reads (`get`), counting the reads."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.objects = objects
+        self.reads: list[str] = []
+
+    async def get(self, key: str) -> bytes:
+        self.reads.append(key)
+        return self.objects[key]
+
+
 def test_the_hot_cache_evicts_the_least_recently_used_within_its_byte_budget() -> None:
-    cache = HotCache(capacity=10, max_item=4)
-    cache.put("a", b"aaaa")
-    cache.put("b", b"bbbb")
-    assert cache.get("a") == b"aaaa"
-    cache.put("c", b"cccc")
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"aaaa", None, b"cccc")
-    cache.put("big", b"12345")
-    assert cache.get("big") is None
-    assert cache.size <= 10
+    store = _Objects({"a": b"aaaa", "b": b"bbbb", "c": b"cccc", "big": b"12345"})
+    senders = StoreSenders(store, hot_bytes=10, small=4)  # type: ignore[arg-type]
+
+    async def read(key: str) -> bytes | None:
+        sender = await senders.open(key, len(store.objects[key]))
+        data = sender.read_now(ByteRange(0, len(store.objects[key])))
+        return None if data is None else bytes(data)
+
+    async def scenario() -> None:
+        for key in ("a", "b", "a", "c", "a", "b"):
+            assert await read(key) == store.objects[key]
+        assert await read("big") is None  # above the size kept: streamed, not cached
+
+    asyncio.run(scenario())
+    assert store.reads == ["a", "b", "c", "b"]  # b was least recently used when c came
+    assert "big" not in senders.hot
+    assert senders.hot.currsize <= 10
 
 
 @pytest.mark.parametrize(

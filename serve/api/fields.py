@@ -17,7 +17,7 @@ from catalog.layout import check_name
 from catalog.models import Dataset
 from catalog.releases import iso_utc
 from catalog.source_spec import DatasetSpec, check_source_url
-from serve.problems import ProblemError
+from serve.http.problems import ProblemError
 
 OPTION_FIELDS = ("endpoint_url", "no_sign_request")
 

@@ -1,7 +1,8 @@
 """Error answers: a short problem body (RFC 9457), JSON or text by `Accept`; no tracebacks.
 
 `problem_middleware` turns every `DatamirrorError` and aiohttp HTTP error into one, and any
-unexpected exception into a plain 500 (logged server-side, never shown).
+unexpected exception into a plain 500 (logged server-side, never shown). Errors carry a
+`hint` for visitors and a `cli_hint` for the terminal: only `hint` is ever answered.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from http import HTTPStatus
 from aiohttp import web
 
 from catalog.errors import DatamirrorError
-from serve.negotiation import prefers_json
+from serve.http.negotiation import prefers_json
 
 log = logging.getLogger(__name__)
+NO_ROUTE_HINT = "the index at / lists the datasets this server offers"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -88,6 +90,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
+        if exc is request.match_info.http_exception and exc.status == 404:
+            detail = f"nothing is served at {request.path}"
+            return problem_response(request, 404, detail, hint=NO_ROUTE_HINT, headers=headers)
         return problem_response(request, exc.status, exc.reason, headers=headers)
     except (ConnectionResetError, OSError) as exc:
         log.info("client went away: %s %s: %s", request.method, request.path, exc)

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from serve.api_fields import field_error
-from serve.problems import ProblemError
+from serve.api.fields import field_error
+from serve.http.problems import ProblemError
 
 RESOLVE_SECONDS = 5.0
 ALLOWLIST_HINT = "an operator may allow the host with DATAMIRROR_SOURCE_ALLOWLIST=<host>"

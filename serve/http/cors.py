@@ -15,9 +15,9 @@ answers also become `Cache-Control: private, no-cache`, so no shared cache store
 
 from __future__ import annotations
 
-from aiohttp import hdrs, web
+from collections.abc import Awaitable, Callable, Mapping
 
-from serve.access import SERVED_PRIVATE
+from aiohttp import hdrs, web
 
 ALLOW_METHODS = "GET, HEAD, OPTIONS"
 ALLOW_HEADERS = (
@@ -29,6 +29,9 @@ EXPOSE_HEADERS = (
 )
 MAX_AGE = "86400"
 PRIVATE_CACHE = "private, no-cache"
+SERVED_PRIVATE = web.RequestKey("served_private", bool)
+"""Set by a handler that answers with restricted data."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def add_cors_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
@@ -54,3 +57,16 @@ async def preflight(request: web.Request) -> web.Response:
         "Allow": ALLOW_METHODS,
     }
     return web.Response(status=204, headers=headers)
+
+
+def add_resource(
+    router: web.UrlDispatcher, path: str, name: str, handlers: Mapping[str, Handler]
+) -> None:
+    """A named resource with its handlers by method (GET answers HEAD too) and the preflight.
+    Only real resources answer OPTIONS, so an unknown path stays a 404."""
+    resource = router.add_resource(path, name=name)
+    for method, handler in handlers.items():
+        resource.add_route(method, handler)
+        if method == hdrs.METH_GET:
+            resource.add_route(hdrs.METH_HEAD, handler)
+    resource.add_route(hdrs.METH_OPTIONS, preflight)
