@@ -19,6 +19,7 @@ import pytest
 from catalog.repository import Catalog
 
 pytest_plugins = [
+    "tests.fixtures.session_loop",
     "tests.fixtures.s3_servers",
     "tests.fixtures.http_sources",
     "tests.fixtures.ftp_server",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import io
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -142,8 +143,10 @@ class S3Store:
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         """PUT `data` to a presigned URL; the object's (or part's) ETag."""
         try:
-            # sent as signed: yarl must not re-encode the path
-            async with self._http.get().put(URL(url, encoded=True), data=data) as response:
+            # sent as signed: yarl must not re-encode the path; a BytesIO body goes out in
+            # chunks that yield to the loop (aiohttp warns of raw bytes over 1 MiB)
+            body = io.BytesIO(data)
+            async with self._http.get().put(URL(url, encoded=True), data=body) as response:
                 if response.status >= 300:
                     code = _ERROR_CODE.search(await response.text(errors="replace"))
                     error = code.group(1) if code else ""
