@@ -42,7 +42,8 @@ def call(
             raw = response.read()
             return response.status, response.headers, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, json.loads(exc.read())
+        with exc:
+            return exc.code, exc.headers, json.loads(exc.read())
 
 
 def test_the_api_refuses_requests_without_a_curator_token(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -77,7 +76,7 @@ def ranges_requested(lines: list[str]) -> list[tuple[int, int]]:
     return found
 
 
-def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
+async def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
     cli: CLI,
     catalog: Catalog,
     store_env: dict[str, str],
@@ -116,27 +115,21 @@ def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
         ("failed", "interrupted: the run stopped before it finished"),
         ("succeeded", None),
     ]
-    assert_stored_file_matches(cli, release["release"], root)
+    await assert_stored_file_matches(cli, release["release"], root)
     cli("verify", "big")
 
 
-def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
+async def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
     store = open_store(
         cli.env["DATAMIRROR_STORE"], s3_endpoint=cli.env.get("DATAMIRROR_S3_ENDPOINT")
     )
-
-    async def digest_of(key: str) -> str:
-        md5 = hashlib.md5()
-        try:
-            async for chunk in store.stream(key):
-                md5.update(chunk)
-        finally:
-            await store.close()
-        return md5.hexdigest()
-
-    key = f"objects/big/{release}/{BIG_FILE}"
-    expected = hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
-    assert asyncio.run(digest_of(key)) == expected
+    md5 = hashlib.md5()
+    try:
+        async for chunk in store.stream(f"objects/big/{release}/{BIG_FILE}"):
+            md5.update(chunk)
+    finally:
+        await store.close()
+    assert md5.hexdigest() == hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
 
 
 def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(

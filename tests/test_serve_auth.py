@@ -33,7 +33,8 @@ def fetch(
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
+        with exc:
+            return exc.code, exc.headers, exc.read()
 
 
 def bearer(token: str) -> dict[str, str]:

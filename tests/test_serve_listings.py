@@ -28,7 +28,8 @@ def get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        with exc:
+            return exc.code, dict(exc.headers), exc.read()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -42,7 +43,8 @@ def status_and_location(url: str) -> tuple[int, str | None]:
         with opener.open(url, timeout=10) as response:
             return response.status, None
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Location")
+        with exc:
+            return exc.code, exc.headers.get("Location")
 
 
 def release_url(site: Site) -> str:

@@ -56,7 +56,8 @@ def get(url: str) -> int:
             response.read()
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        return exc.code
+        with exc:
+            return exc.code
 
 
 @LOCAL

@@ -100,12 +100,12 @@ def test_sigterm_lets_a_download_in_flight_finish(
         assert proc.wait(timeout=30) == 0
 
 
-def test_a_local_file_and_its_ranges_go_out_through_sendfile(
+async def test_a_local_file_and_its_ranges_go_out_through_sendfile(
     catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = LocalStore(tmp_path / "store")
     data = bytes(range(256)) * 1024
-    publish_files(catalog, store, "d", {"f.bin": data})
+    await asyncio.to_thread(publish_files, catalog, store, "d", {"f.bin": data})
     config = ServeConfig(
         db_url=str(catalog.engine.url.render_as_string(hide_password=False)), store_url=store.url
     )
@@ -119,15 +119,13 @@ def test_a_local_file_and_its_ranges_go_out_through_sendfile(
 
     monkeypatch.setattr(os, "sendfile", spy)
 
-    async def scenario() -> tuple[bytes, bytes, bytes]:
-        async with TestClient(TestServer(make_app(config), host=LOOPBACK)) as client:
-            whole = await (await client.get("/datasets/d/latest/f.bin")).read()
-            small = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
-            large = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-"})
-            return whole, await small.read(), await large.read()
-
-    whole, small, large = asyncio.run(scenario())
-    assert (whole, small, large) == (data, data[10:20], data[10:])
+    async with TestClient(TestServer(make_app(config), host=LOOPBACK)) as client:
+        whole = await (await client.get("/datasets/d/latest/f.bin")).read()
+        small = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
+        large = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-"})
+        got = whole, await small.read(), await large.read()
+    await store.close()
+    assert got == (data, data[10:20], data[10:])
     assert sum(sent_by_sendfile) == len(data) + 10 + (len(data) - 10)
 
 
@@ -145,7 +143,8 @@ def test_redirect_to_store_answers_a_presigned_url_that_serves_the_bytes(
 
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.build_opener(NoRedirect).open(url, timeout=10)
-    assert caught.value.code == 302
-    location = caught.value.headers["Location"]
+    with caught.value as answer:
+        assert answer.code == 302
+        location = answer.headers["Location"]
     assert "Signature" in location or "X-Amz-Signature" in location
     assert _fetch(location) == site.files["big/data.bin"]
