@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
@@ -148,23 +149,37 @@ class TestSourceContract:
             assert address in str(caught.value)
             assert "\n" not in str(caught.value)
             assert caught.value.is_transient()
-        # S3 listings go through botocore, whose message names no cause
         assert "refused" in str(read_.value).lower()
+        if not source_backend.kind.startswith("s3"):  # botocore's message names no cause
+            assert "refused" in str(listed.value).lower()
 
 
 DATA = b"0123456789"
-HTTPReader = Callable[[str], Source]
-HTTP_READERS: dict[str, HTTPReader] = {
-    "http": lambda url: HTTPSource(url, policy=FAST),
-    "s3": lambda url: S3Source(
-        "s3://bucket/pub/", endpoint_url=url.rstrip("/"), no_sign_request=True, policy=FAST
+
+
+@dataclass(frozen=True)
+class HTTPReader:
+    """A reader whose server (an HTTP folder, an S3 endpoint) is at a URL."""
+
+    kind: str
+    open: Callable[[str], Source]
+    ignored_range: str  # what its error says of a 200 to a ranged GET
+
+
+HTTP_READERS = {
+    "http": HTTPReader("http", lambda url: HTTPSource(url, policy=FAST), "ignored the Range"),
+    "s3": HTTPReader(
+        "s3",
+        lambda url: S3Source(
+            "s3://bucket/pub/", endpoint_url=url.rstrip("/"), no_sign_request=True, policy=FAST
+        ),
+        "got no Content-Range",
     ),
 }
 
 
 @pytest.fixture(params=sorted(HTTP_READERS))
 def http_reader(request: pytest.FixtureRequest) -> HTTPReader:
-    """Opens a reader whose server (an HTTP folder, an S3 endpoint) is at a URL."""
     return HTTP_READERS[request.param]
 
 
@@ -172,7 +187,7 @@ async def read_from(
     reader: HTTPReader, handler: web.RequestHandler, byte_range: ByteRange | None = None
 ) -> bytes:
     async with misbehaving(handler) as url:
-        source = reader(url)
+        source = reader.open(url)
         try:
             return await read(source, "f.bin", byte_range)
         finally:
@@ -217,7 +232,7 @@ class TestHTTPReaderFaults:
     async def test_a_server_that_ignores_the_range_is_an_error_not_spliced_bytes(
         self, http_reader: HTTPReader
     ) -> None:
-        with pytest.raises(SourceError, match="Range"):
+        with pytest.raises(SourceError, match=http_reader.ignored_range):
             await read_from(http_reader, ignores_range, ByteRange(2, 8))
 
     async def test_a_content_range_other_than_the_one_asked_is_a_change(
