@@ -220,7 +220,7 @@ def _publish(session: Session, release_id: int, keep: int | None) -> builtins.li
     dataset.current_release_id = release.id
     session.flush()
     if not keep:
-        return []
+        return release
     published = session.scalars(
         select(Release)
         .where(Release.dataset_id == dataset.id, Release.state == ReleaseState.PUBLISHED)
@@ -229,7 +229,7 @@ def _publish(session: Session, release_id: int, keep: int | None) -> builtins.li
     expired = [r for r in published[keep:] if r.id != release.id]
     for old in expired:
         old.state = ReleaseState.EXPIRED
-    return [r.name for r in expired]
+    return release
 
 
 def _serial(name: str) -> int:

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +20,12 @@ from catalog.db import upgrade
 from catalog.repository import Catalog
 
 pytest_plugins = [
+    "tests.fixtures.session_loop",
     "tests.fixtures.s3_servers",
     "tests.fixtures.http_sources",
     "tests.fixtures.ftp_server",
     "tests.fixtures.datamirror_server",
+    "tests.fixtures.sources",
 ]
 
 PG_ADMIN_URL = os.environ.get("DATAMIRROR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -49,19 +51,32 @@ def _pg_admin() -> object:
     try:
         engine.connect().close()
     except sqlalchemy.exc.OperationalError as exc:
+        engine.dispose()
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.orig}")
     return engine
 
 
 @pytest.fixture(scope="session")
-def pg_template(db_kind: str) -> Iterator[str | None]:
+def pg_admin(db_kind: str) -> Iterator[object]:
+    """One AUTOCOMMIT engine for CREATE and DROP DATABASE (with `--db=postgresql`), its
+    connections closed when the session ends."""
+    if db_kind != "postgresql":
+        yield None
+        return
+    admin = _pg_admin()
+    yield admin
+    admin.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def pg_template(db_kind: str, pg_admin: object) -> Iterator[str | None]:
     """A migrated template database; each test gets a copy (CREATE DATABASE ... TEMPLATE)."""
     if db_kind != "postgresql":
         yield None
         return
     from sqlalchemy import text
 
-    admin = _pg_admin()
+    admin = pg_admin
     name = f"dm_template_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -72,13 +87,15 @@ def pg_template(db_kind: str) -> Iterator[str | None]:
 
 
 @pytest.fixture
-def db_url(db_kind: str, pg_template: str | None, tmp_path: Path) -> Iterator[str]:
+def db_url(
+    db_kind: str, pg_admin: object, pg_template: str | None, tmp_path: Path
+) -> Iterator[str]:
     if db_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'catalog.db'}"
         return
     from sqlalchemy import text
 
-    admin = _pg_admin()
+    admin = pg_admin
     name = f"dm_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
@@ -88,10 +105,10 @@ def db_url(db_kind: str, pg_template: str | None, tmp_path: Path) -> Iterator[st
 
 
 @pytest.fixture
-def catalog(db_url: str) -> Iterator[Catalog]:
-    cat = Catalog(db_url)
+async def catalog(db_url: str) -> AsyncIterator[Catalog]:
+    cat = await Catalog.open(db_url)
     yield cat
-    cat.db.dispose()
+    await cat.close()
 
 
 @pytest.fixture

@@ -42,10 +42,11 @@ def call(
             raw = response.read()
             return response.status, response.headers, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, json.loads(exc.read())
+        with exc:
+            return exc.code, exc.headers, json.loads(exc.read())
 
 
-def test_the_api_refuses_requests_without_a_curator_token(
+async def test_the_api_refuses_requests_without_a_curator_token(
     datamirror_server: Callable[..., str], dm_env: dict[str, str], catalog: Catalog
 ) -> None:
     base = datamirror_server(dm_env)
@@ -56,18 +57,18 @@ def test_the_api_refuses_requests_without_a_curator_token(
     status, headers, _ = call(base, "POST", "/api/v1/sources", "forged", {"name": "x"})
     assert status == 401
     assert 'error="invalid_token"' in headers["WWW-Authenticate"]
-    catalog.add_dataset(DatasetSpec("open", PUBLIC_URL))
-    reader = catalog.create_token("read:open")
+    await catalog.datasets.add(DatasetSpec("open", PUBLIC_URL))
+    reader = await catalog.tokens.create("read:open")
     status, headers, _ = call(base, "GET", "/api/v1/sources", reader)
     assert status == 403
     assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
 
 
-def test_the_api_round_trips_a_source(
+async def test_the_api_round_trips_a_source(
     datamirror_server: Callable[..., str], dm_env: dict[str, str], catalog: Catalog
 ) -> None:
     base = datamirror_server(dm_env)
-    token = catalog.create_token("curator")
+    token = await catalog.tokens.create("curator")
     new = {"name": "genomes", "url": PUBLIC_URL, "include": ["*.fa.gz"], "keep": 3,
            "restricted": True, "title": "Genomes", "license": "CC0-1.0"}  # fmt: skip
     status, headers, created = call(base, "POST", "/api/v1/sources", token, new)
@@ -77,7 +78,7 @@ def test_the_api_round_trips_a_source(
     assert call(base, "GET", "/api/v1/sources/genomes", token)[2] == created
     listed = call(base, "GET", "/api/v1/sources", token)[2]
     assert [s["name"] for s in listed["sources"]] == ["genomes"]
-    assert catalog.get_dataset("genomes").restricted
+    assert (await catalog.datasets.get("genomes")).restricted
     change = {"title": "Reference genomes", "keep": None, "exclude": ["tmp/*"]}
     status, _, patched = call(base, "PATCH", "/api/v1/sources/genomes", token, change)
     assert status == 200
@@ -94,11 +95,11 @@ def test_the_api_round_trips_a_source(
     assert "unknown dataset 'genomes'" in body["detail"]
 
 
-def test_validation_errors_are_400_problems_naming_the_field(
+async def test_validation_errors_are_400_problems_naming_the_field(
     datamirror_server: Callable[..., str], dm_env: dict[str, str], catalog: Catalog
 ) -> None:
     base = datamirror_server(dm_env)
-    token = catalog.create_token("curator")
+    token = await catalog.tokens.create("curator")
     cases = [
         ({"name": "x", "url": PUBLIC_URL, "keep": 0}, "keep"),
         ({"name": "x", "url": PUBLIC_URL, "colour": "red"}, "colour"),
@@ -116,14 +117,14 @@ def test_validation_errors_are_400_problems_naming_the_field(
     status, _, problem = call(base, "POST", "/api/v1/sources", token, b"{not json")
     assert status == 400
     assert "not JSON" in problem["detail"]
-    assert catalog.list_datasets() == []
+    assert (await catalog.datasets.list()) == []
 
 
-def test_sources_on_loopback_private_or_metadata_addresses_are_refused(
+async def test_sources_on_loopback_private_or_metadata_addresses_are_refused(
     datamirror_server: Callable[..., str], dm_env: dict[str, str], catalog: Catalog
 ) -> None:
     base = datamirror_server(dm_env)
-    token = catalog.create_token("curator")
+    token = await catalog.tokens.create("curator")
     for url in REFUSED:
         status, _, problem = call(base, "POST", "/api/v1/sources", token, {"name": "x", "url": url})
         assert (status, problem["field"]) == (400, "url"), url
@@ -135,14 +136,14 @@ def test_sources_on_loopback_private_or_metadata_addresses_are_refused(
     call(base, "POST", "/api/v1/sources", token, {"name": "ok", "url": PUBLIC_URL})
     moved = {"url": "http://127.0.0.1/data/"}
     assert call(base, "PATCH", "/api/v1/sources/ok", token, moved)[0] == 400
-    assert catalog.get_dataset("ok").url == PUBLIC_URL
+    assert (await catalog.datasets.get("ok")).url == PUBLIC_URL
 
 
-def test_an_allowlisted_loopback_host_may_be_registered(
+async def test_an_allowlisted_loopback_host_may_be_registered(
     datamirror_server: Callable[..., str], dm_env: dict[str, str], catalog: Catalog
 ) -> None:
     base = datamirror_server({**dm_env, "DATAMIRROR_SOURCE_ALLOWLIST": "localhost, 127.0.0.1"})
-    token = catalog.create_token("curator")
+    token = await catalog.tokens.create("curator")
     body = {"name": "local", "url": "http://127.0.0.1:8080/data/"}
     assert call(base, "POST", "/api/v1/sources", token, body)[0] == 201
     other = {"name": "other", "url": "http://10.0.0.1/data/"}

@@ -9,38 +9,28 @@ from collections.abc import Sequence
 import pytest
 
 from mirror.batched import Batched
-from tests.fixtures.aio import run
 
 
-def test_a_lone_record_is_written_one_interval_later_without_more_records() -> None:
+async def test_a_lone_record_is_written_one_interval_later_without_more_records() -> None:
     written: list[list[int]] = []
-
-    async def scenario() -> tuple[list[list[int]], list[list[int]]]:
-        batched = Batched[int](lambda batch: written.append(list(batch)), interval=0.05)
-        await batched.add(1)
-        before = list(written)
-        await asyncio.sleep(0.3)
-        return before, list(written)
-
-    before, after = run(scenario())
+    batched = Batched[int](lambda batch: written.append(list(batch)), interval=0.05)
+    await batched.add(1)
+    before = list(written)
+    await asyncio.sleep(0.3)
     assert before == []
-    assert after == [[1]]
+    assert written == [[1]]
 
 
-def test_records_that_arrive_together_go_in_one_batch() -> None:
+async def test_records_that_arrive_together_go_in_one_batch() -> None:
     written: list[list[int]] = []
-
-    async def scenario() -> None:
-        batched = Batched[int](lambda batch: written.append(list(batch)), interval=10)
-        for n in range(100):
-            await batched.add(n)
-        await batched.flush()
-
-    run(scenario())
+    batched = Batched[int](lambda batch: written.append(list(batch)), interval=10)
+    for n in range(100):
+        await batched.add(n)
+    await batched.flush()
     assert written == [list(range(100))]
 
 
-def test_flush_waits_for_a_batch_being_written_in_the_background() -> None:
+async def test_flush_waits_for_a_batch_being_written_in_the_background() -> None:
     written: list[int] = []
     release = threading.Event()
 
@@ -48,27 +38,21 @@ def test_flush_waits_for_a_batch_being_written_in_the_background() -> None:
         release.wait(5)
         written.extend(batch)
 
-    async def scenario() -> None:
-        batched = Batched[int](slow_write, interval=0.01)
-        await batched.add(1)
-        await asyncio.sleep(0.1)  # the background write has started and blocks
-        await batched.add(2)
-        asyncio.get_running_loop().call_later(0.1, release.set)
-        await batched.flush()
-
-    run(scenario())
+    batched = Batched[int](slow_write, interval=0.01)
+    await batched.add(1)
+    await asyncio.sleep(0.1)  # the background write has started and blocks
+    await batched.add(2)
+    asyncio.get_running_loop().call_later(0.1, release.set)
+    await batched.flush()
     assert sorted(written) == [1, 2]
 
 
-def test_a_failed_background_write_is_raised_by_the_next_flush() -> None:
+async def test_a_failed_background_write_is_raised_by_the_next_flush() -> None:
     def failing(batch: Sequence[int]) -> None:
         raise OSError("database is locked")
 
-    async def scenario() -> None:
-        batched = Batched[int](failing, interval=0.01)
-        await batched.add(1)
-        await asyncio.sleep(0.2)
-        await batched.flush()
-
+    batched = Batched[int](failing, interval=0.01)
+    await batched.add(1)
+    await asyncio.sleep(0.2)
     with pytest.raises(OSError, match="database is locked"):
-        run(scenario())
+        await batched.flush()

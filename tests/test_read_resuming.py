@@ -14,7 +14,6 @@ from mirror.retry import RetryPolicy
 from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
 from mirror.transfer import read_resuming
-from tests.fixtures.aio import run
 from tests.fixtures.misbehaving import Handler, misbehaving
 
 DATA = os.urandom(256 * 1024)
@@ -57,25 +56,25 @@ async def read_span(handler: Handler, span: ByteRange) -> bytes:
             await source.close()
 
 
-def test_a_broken_transfer_continues_from_the_last_good_byte() -> None:
+async def test_a_broken_transfer_continues_from_the_last_good_byte() -> None:
     ranges: list[str] = []
     span = ByteRange(1000, 201_000)
-    assert run(read_span(breaking_server(1, ranges), span)) == DATA[1000:201_000]
+    assert await read_span(breaking_server(1, ranges), span) == DATA[1000:201_000]
     assert ranges[0] == "bytes=1000-200999"
     resumed_at = int(ranges[1].removeprefix("bytes=").split("-")[0])
     assert 1000 < resumed_at <= 1000 + 100_000
     assert ranges[1].endswith("-200999")
 
 
-def test_a_transfer_that_keeps_breaking_gives_up_after_the_policy_attempts() -> None:
+async def test_a_transfer_that_keeps_breaking_gives_up_after_the_policy_attempts() -> None:
     ranges: list[str] = []
     with pytest.raises(SourceError) as caught:
-        run(read_span(breaking_server(99, ranges), ByteRange(0, 100_000)))
+        await read_span(breaking_server(99, ranges), ByteRange(0, 100_000))
     assert caught.value.is_transient()
     assert len(ranges) == FAST.attempts
 
 
-def test_a_file_that_changed_is_not_resumed() -> None:
+async def test_a_file_that_changed_is_not_resumed() -> None:
     ranges: list[str] = []
 
     async def moved(request: web.Request) -> web.StreamResponse:
@@ -83,5 +82,5 @@ def test_a_file_that_changed_is_not_resumed() -> None:
         return web.Response(status=416)
 
     with pytest.raises(SourceChangedError):
-        run(read_span(moved, ByteRange(0, 100)))
+        await read_span(moved, ByteRange(0, 100))
     assert len(ranges) == 1

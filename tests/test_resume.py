@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -30,30 +30,36 @@ MiB = 1024 * 1024
 PART = 5 * MiB  # S3's smallest multipart part, so every store takes the same parts
 
 
-def landed_parts(catalog: Catalog) -> set[tuple[int, int]]:
-    with catalog.session() as session:
-        rows = session.execute(
-            select(TransferPart.offset, TransferPart.length)
-            .join(Transfer, TransferPart.transfer_id == Transfer.id)
-            .where(Transfer.path == BIG_FILE)
-        )
-        return {(offset, length) for offset, length in rows}
+async def landed_parts(catalog: Catalog) -> set[tuple[int, int]]:
+    query = (
+        select(TransferPart.offset, TransferPart.length)
+        .join(Transfer, TransferPart.transfer_id == Transfer.id)
+        .where(Transfer.path == BIG_FILE)
+    )
+    rows = await catalog.db.run(lambda session: session.execute(query).all())
+    return {(offset, length) for offset, length in rows}
 
 
-def kill_after_parts(proc: subprocess.Popen[str], catalog: Catalog, count: int) -> None:
+async def kill_after_parts(proc: subprocess.Popen[str], catalog: Catalog, count: int) -> None:
     """SIGKILL the sync once `count` parts of the big file are committed."""
-    kill_when(proc, lambda: len(landed_parts(catalog)) >= count, f"{count} parts landed")
+
+    async def landed() -> bool:
+        return len(await landed_parts(catalog)) >= count
+
+    await kill_when(proc, landed, f"{count} parts landed")
 
 
-def kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool], what: str) -> None:
+async def kill_when(
+    proc: subprocess.Popen[str], ready: Callable[[], Awaitable[bool]], what: str
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the sync finished before it could be killed"
-        if ready():
+        if await ready():
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             return
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     raise TimeoutError(f"not {what} within 60 s")
 
 
@@ -77,7 +83,7 @@ def ranges_requested(lines: list[str]) -> list[tuple[int, int]]:
     return found
 
 
-def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
+async def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
     cli: CLI,
     catalog: Catalog,
     store_env: dict[str, str],
@@ -95,8 +101,8 @@ def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
     argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "5MiB"]
     slow = [*argv, "--parallel", "2", "--bandwidth-limit", "8MiB"]
     proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
-    kill_after_parts(proc, catalog, 3)
-    before = landed_parts(catalog)
+    await kill_after_parts(proc, catalog, 3)
+    before = await landed_parts(catalog)
     first_run_lines = settled_line_count(server.log_lines)
 
     cli(*argv[3:])
@@ -111,35 +117,29 @@ def test_a_killed_sync_refetches_only_the_parts_that_had_not_landed(
     (release,) = json.loads(cli("releases", "big", "--json").stdout)
     assert release["state"] == "published"
     assert release["report"]["resumed"] == 1
-    runs = [(r.state.value, r.error) for r in catalog.list_runs("big")]
+    runs = [(r.state.value, r.error) for r in (await catalog.runs.list("big"))]
     assert runs == [
         ("failed", "interrupted: the run stopped before it finished"),
         ("succeeded", None),
     ]
-    assert_stored_file_matches(cli, release["name"], root)
+    await assert_stored_file_matches(cli, release["name"], root)
     cli("verify", "big")
 
 
-def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
+async def assert_stored_file_matches(cli: CLI, release: str, root: Path) -> None:
     store = open_store(
         cli.env["DATAMIRROR_STORE"], s3_endpoint=cli.env.get("DATAMIRROR_S3_ENDPOINT")
     )
-
-    async def digest_of(key: str) -> str:
-        md5 = hashlib.md5()
-        try:
-            async for chunk in store.stream(key):
-                md5.update(chunk)
-        finally:
-            await store.close()
-        return md5.hexdigest()
-
-    key = f"objects/big/{release}/{BIG_FILE}"
-    expected = hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
-    assert asyncio.run(digest_of(key)) == expected
+    md5 = hashlib.md5()
+    try:
+        async for chunk in store.stream(f"objects/big/{release}/{BIG_FILE}"):
+            md5.update(chunk)
+    finally:
+        await store.close()
+    assert md5.hexdigest() == hashlib.md5((root / BIG_FILE).read_bytes()).hexdigest()
 
 
-def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
+async def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
     cli: CLI, catalog: Catalog, home: Path, nginx_server: NginxFactory, tmp_path: Path
 ) -> None:
     """Objects are flushed to disk once, before publishing: a power cut before that can
@@ -152,13 +152,16 @@ def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
     slow = [*argv, "--parallel", "4", "--bandwidth-limit", "8MiB"]
     proc = subprocess.Popen(slow, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
 
-    def small_files_recorded() -> list[ManifestEntry]:
-        building = catalog.building_release("big")
-        entries = catalog.release_entries(building.id) if building else []
+    async def small_files_recorded() -> list[ManifestEntry]:
+        building = await catalog.releases.building("big")
+        entries = await catalog.releases.entries(building.id) if building else []
         return [e for e in entries if e.path != BIG_FILE]
 
-    kill_when(proc, lambda: len(small_files_recorded()) >= 2, "two small files recorded")
-    lost, truncated = small_files_recorded()[:2]
+    async def two_recorded() -> bool:
+        return len(await small_files_recorded()) >= 2
+
+    await kill_when(proc, two_recorded, "two small files recorded")
+    lost, truncated = (await small_files_recorded())[:2]
     (home / "store" / lost.key).unlink()
     (home / "store" / truncated.key).write_bytes(b"")
     first_run_lines = settled_line_count(server.log_lines)

@@ -82,31 +82,31 @@ async def _run(policy: RetryPolicy, failures: list[BaseException]) -> int:
     return calls
 
 
-def test_transient_failures_are_tried_again_until_one_succeeds() -> None:
+async def test_transient_failures_are_tried_again_until_one_succeeds() -> None:
     flaky: list[BaseException] = [SourceError("u", "HTTP 503", transient=True) for _ in range(3)]
-    assert asyncio.run(_run(FAST, flaky)) == 4
+    assert await _run(FAST, flaky) == 4
 
 
-def test_a_permanent_error_is_raised_on_the_first_attempt() -> None:
+async def test_a_permanent_error_is_raised_on_the_first_attempt() -> None:
     failures: list[BaseException] = [SourceError("u", "HTTP 404"), SourceError("u", "again")]
     with pytest.raises(SourceError, match="HTTP 404"):
-        asyncio.run(_run(FAST, failures))
+        await _run(FAST, failures)
     assert len(failures) == 1
 
 
-def test_the_last_error_is_raised_when_the_attempts_run_out() -> None:
+async def test_the_last_error_is_raised_when_the_attempts_run_out() -> None:
     flaky: list[BaseException] = [SourceError("u", f"HTTP 50{i}", transient=True) for i in range(6)]
     with pytest.raises(SourceError, match="HTTP 503"):
-        asyncio.run(_run(FAST, flaky))
+        await _run(FAST, flaky)
     assert len(flaky) == 2
 
 
-def test_no_retry_starts_past_the_deadline() -> None:
+async def test_no_retry_starts_past_the_deadline() -> None:
     policy = RetryPolicy(attempts=100, initial_wait=0.2, max_wait=0.2, deadline=0.3)
     flaky: list[BaseException] = [SourceError("u", "HTTP 503", transient=True)] * 100
     started = time.monotonic()
     with pytest.raises(SourceError):
-        asyncio.run(asyncio.wait_for(_run(policy, flaky), timeout=10))
+        await asyncio.wait_for(_run(policy, flaky), timeout=10)
     assert time.monotonic() - started < 2
     assert len(flaky) >= 97
 

@@ -33,7 +33,8 @@ def fetch(
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
+        with exc:
+            return exc.code, exc.headers, exc.read()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -59,9 +60,11 @@ def unknown_answer(site: Site, name: str, url: str) -> tuple[int, bytes]:
 
 
 @LOCAL
-def test_a_restricted_dataset_is_invisible_and_404_everywhere_without_a_token(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
-    release = site.catalog.current_release(name).name
+async def test_a_restricted_dataset_is_invisible_and_404_everywhere_without_a_token(
+    site: Site,
+) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
+    release = (await site.catalog.releases.current(name)).name
     for headers in ({}, bearer("not-a-token")):
         for accept in ("text/html", "application/json"):
             _, _, index = fetch(site.base + "/", headers={**headers, "Accept": accept})
@@ -74,10 +77,10 @@ def test_a_restricted_dataset_is_invisible_and_404_everywhere_without_a_token(si
 
 
 @LOCAL
-def test_a_read_token_opens_a_restricted_dataset_like_a_public_one(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
-    release = site.catalog.current_release(name).name
-    auth = bearer(site.catalog.create_token(f"read:{name}", label="test"))
+async def test_a_read_token_opens_a_restricted_dataset_like_a_public_one(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
+    release = (await site.catalog.releases.current(name)).name
+    auth = bearer(await site.catalog.tokens.create(f"read:{name}", label="test"))
     index = json.loads(fetch(site.base + "/", headers={**auth, "Accept": "application/json"})[2])
     assert name in {d["name"] for d in index["datasets"]}
     for url in dataset_urls(site, name, release):
@@ -97,10 +100,10 @@ def test_a_read_token_opens_a_restricted_dataset_like_a_public_one(site: Site) -
 
 
 @LOCAL
-def test_curl_reads_a_range_of_a_restricted_file_with_a_read_token(site: Site) -> None:
+async def test_curl_reads_a_range_of_a_restricted_file_with_a_read_token(site: Site) -> None:
     curl = require_binary("curl", "curl")
-    name = site.publish(FILES, prefix="restricted", restricted=True)
-    token = site.catalog.create_token(f"read:{name}")
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
+    token = await site.catalog.tokens.create(f"read:{name}")
     url = f"{site.base}/datasets/{name}/latest/dir/a.txt"
     argv = [curl, "-sf", "-r", "8-12", "-H", f"Authorization: Bearer {token}", url]
     out = subprocess.run(argv, capture_output=True, timeout=30, check=True).stdout
@@ -111,31 +114,31 @@ def test_curl_reads_a_range_of_a_restricted_file_with_a_read_token(site: Site) -
 
 
 @LOCAL
-def test_a_token_for_another_dataset_does_not_open_it(site: Site) -> None:
-    mine = site.publish(FILES, prefix="restricted", restricted=True)
-    theirs = site.publish(FILES, prefix="restricted", restricted=True)
-    auth = bearer(site.catalog.create_token(f"read:{mine}"))
+async def test_a_token_for_another_dataset_does_not_open_it(site: Site) -> None:
+    mine = await site.publish(FILES, prefix="restricted", restricted=True)
+    theirs = await site.publish(FILES, prefix="restricted", restricted=True)
+    auth = bearer(await site.catalog.tokens.create(f"read:{mine}"))
     assert fetch(f"{site.base}/datasets/{mine}/latest/dir/a.txt", headers=auth)[0] == 200
     assert fetch(f"{site.base}/datasets/{theirs}/latest/dir/a.txt", headers=auth)[0] == 404
     assert theirs.encode() not in fetch(site.base + "/", headers=auth)[2]
 
 
 @LOCAL
-def test_a_curator_token_opens_every_restricted_dataset(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
-    auth = bearer(site.catalog.create_token("curator"))
+async def test_a_curator_token_opens_every_restricted_dataset(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
+    auth = bearer(await site.catalog.tokens.create("curator"))
     status, _, body = fetch(f"{site.base}/datasets/{name}/latest/readme.txt", headers=auth)
     assert (status, body) == (200, FILES["readme.txt"])
 
 
 @LOCAL
-def test_a_revoked_token_stops_working_within_the_cache_ttl(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
-    token = site.catalog.create_token(f"read:{name}")
+async def test_a_revoked_token_stops_working_within_the_cache_ttl(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
+    token = await site.catalog.tokens.create(f"read:{name}")
     url = f"{site.base}/datasets/{name}/latest/readme.txt"
     assert fetch(url, headers=bearer(token))[0] == 200
-    (row,) = [t for t in site.catalog.list_tokens() if t.scopes == (f"read:{name}",)]
-    site.catalog.revoke_token(row.id)
+    (row,) = [t for t in (await site.catalog.tokens.list()) if t.scopes == (f"read:{name}",)]
+    await site.catalog.tokens.revoke(row.id)
     revoked = time.monotonic()
     status = 200
     while status == 200 and time.monotonic() - revoked < TOKEN_TTL + 5:
@@ -145,17 +148,17 @@ def test_a_revoked_token_stops_working_within_the_cache_ttl(site: Site) -> None:
     assert time.monotonic() - revoked < TOKEN_TTL + 1
 
 
-def signed(site: Site, path: str, expires: int) -> str:
-    sig = signature(site.catalog.signing_key(), path, expires)
+async def signed(site: Site, path: str, expires: int) -> str:
+    sig = signature((await site.catalog.tokens.signing_key()), path, expires)
     return f"{site.base}{path}?expires={expires}&signature={sig}"
 
 
 @LOCAL
-def test_a_signed_url_works_until_it_expires_and_a_tampered_one_fails(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
+async def test_a_signed_url_works_until_it_expires_and_a_tampered_one_fails(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
     path = f"/datasets/{name}/latest/dir/a.txt"
     expires = int(time.time()) + 3
-    url = signed(site, path, expires)
+    url = await signed(site, path, expires)
     status, _, body = fetch(url)
     assert (status, body) == (200, FILES["dir/a.txt"])
     assert fetch(url, method="HEAD")[0] == 200
@@ -175,8 +178,8 @@ def test_a_signed_url_works_until_it_expires_and_a_tampered_one_fails(site: Site
 
 
 @LOCAL
-def test_token_sign_prints_a_signed_path_the_server_accepts(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
+async def test_token_sign_prints_a_signed_path_the_server_accepts(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
     argv = [sys.executable, "-m", "datamirror", "token", "sign", f"{name}/latest/readme.txt"]
     out = subprocess.run(
         [*argv, "--expires-in", "60"], env=site.env, capture_output=True, text=True,

@@ -28,7 +28,8 @@ def get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        with exc:
+            return exc.code, dict(exc.headers), exc.read()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -42,7 +43,8 @@ def status_and_location(url: str) -> tuple[int, str | None]:
         with opener.open(url, timeout=10) as response:
             return response.status, None
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Location")
+        with exc:
+            return exc.code, exc.headers.get("Location")
 
 
 def release_url(site: Site) -> str:
@@ -151,8 +153,8 @@ def test_the_landing_page_describes_the_dataset_in_schema_org(site: Site) -> Non
     assert release_url(site) in urls
 
 
-def test_the_dataset_index_lists_public_datasets_only(site: Site) -> None:
-    secret = site.publish({"a.txt": b"secret"}, prefix="restricted", restricted=True)
+async def test_the_dataset_index_lists_public_datasets_only(site: Site) -> None:
+    secret = await site.publish({"a.txt": b"secret"}, prefix="restricted", restricted=True)
     index = json.loads(get(site.base + "/", accept="application/json")[2])
     names = {d["name"] for d in index["datasets"]}
     assert site.dataset in names
@@ -225,12 +227,12 @@ def test_the_landing_page_links_the_generated_md5sum_not_the_datasets_own_file(
     assert get(manifest)[0] == 200
 
 
-def test_a_new_release_becomes_latest_within_the_cache_ttl(site: Site) -> None:
-    name = site.publish({"v.txt": b"one"})
+async def test_a_new_release_becomes_latest_within_the_cache_ttl(site: Site) -> None:
+    name = await site.publish({"v.txt": b"one"})
     assert get(f"{site.base}/datasets/{name}/latest/v.txt")[2] == b"one"
     from tests.fixtures.datamirror_server import publish_files
 
-    publish_files(site.catalog, site.store, name, {"v.txt": b"two"})
+    await publish_files(site.catalog, site.store, name, {"v.txt": b"two"})
     deadline = time.monotonic() + 10
     body = b""
     while time.monotonic() < deadline and body != b"two":

@@ -56,7 +56,8 @@ def get(url: str) -> tuple[int, int]:
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status), len(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, len(exc.read())
+        with exc:
+            return exc.code, len(exc.read())
 
 
 @LOCAL

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,67 +13,74 @@ from serve.access_log import LogSink
 from serve.open_files import OpenFiles
 from serve.remote_reads import RENEW_BEFORE, URL_SECONDS, PresignedUrls
 
-
-def _files(tmp_path: Path, names: dict[str, bytes], capacity: int = 2) -> OpenFiles:
-    for name, data in names.items():
-        (tmp_path / name).write_bytes(data)
-    return OpenFiles(lambda key: tmp_path / key, capacity=capacity)
+FilesFactory = Callable[..., OpenFiles]
 
 
-def test_a_hot_file_is_opened_once_and_shared(tmp_path: Path) -> None:
-    files = _files(tmp_path, {"a": b"abc"})
+@pytest.fixture
+def open_files(tmp_path: Path) -> Iterator[FilesFactory]:
+    """`open_files(names, capacity)`: an OpenFiles over those files, closed after the test."""
+    made: list[OpenFiles] = []
 
-    async def scenario() -> tuple[bool, int]:
-        first = await files.acquire("a", 3)
-        second = await files.acquire("a", 3)
-        same = first is second
-        users = first.users
-        files.release(first)
-        files.release(second)
-        return same, users
+    def make(names: dict[str, bytes], capacity: int = 2) -> OpenFiles:
+        for name, data in names.items():
+            (tmp_path / name).write_bytes(data)
+        made.append(OpenFiles(lambda key: tmp_path / key, capacity=capacity))
+        return made[-1]
 
-    assert asyncio.run(scenario()) == (True, 2)
+    yield make
+    for files in made:
+        files.close()
+
+
+async def test_a_hot_file_is_opened_once_and_shared(
+    open_files: FilesFactory,
+) -> None:
+    files = open_files({"a": b"abc"})
+    first = await files.acquire("a", 3)
+    second = await files.acquire("a", 3)
+    same, users = first is second, first.users
+    files.release(first)
+    files.release(second)
+    assert (same, users) == (True, 2)
     assert len(files) == 1
 
 
-def test_an_evicted_file_in_use_is_closed_only_when_its_last_user_is_done(tmp_path: Path) -> None:
-    files = _files(tmp_path, {"a": b"a", "b": b"b", "c": b"c"}, capacity=2)
-
-    async def scenario() -> None:
-        held = await files.acquire("a", 1)
-        for key in ("b", "c"):
-            files.release(await files.acquire(key, 1))
-        assert held.evicted
-        assert not held.file.closed
-        assert held.read_cached(0, 1) in (None, bytearray(b"a"))
-        files.release(held)
-        assert held.file.closed
-
-    asyncio.run(scenario())
+async def test_an_evicted_file_in_use_is_closed_only_when_its_last_user_is_done(
+    open_files: FilesFactory,
+) -> None:
+    files = open_files({"a": b"a", "b": b"b", "c": b"c"}, capacity=2)
+    held = await files.acquire("a", 1)
+    for key in ("b", "c"):
+        files.release(await files.acquire(key, 1))
+    assert held.evicted
+    assert not held.file.closed
+    assert held.read_cached(0, 1) in (None, bytearray(b"a"))
+    files.release(held)
+    assert held.file.closed
     assert len(files) == 2
 
 
-def test_a_file_whose_size_differs_from_the_catalog_is_refused(tmp_path: Path) -> None:
-    files = _files(tmp_path, {"a": b"abc"})
+async def test_a_file_whose_size_differs_from_the_catalog_is_refused(
+    open_files: FilesFactory,
+) -> None:
+    files = open_files({"a": b"abc"})
     with pytest.raises(StoreError, match="the catalog says 4"):
-        asyncio.run(files.acquire("a", 4))
+        await files.acquire("a", 4)
     with pytest.raises(ObjectNotFoundError):
-        asyncio.run(files.acquire("missing", 1))
+        await files.acquire("missing", 1)
     assert len(files) == 0
 
 
-def test_a_cached_read_returns_the_bytes_or_nothing_but_never_wrong_bytes(tmp_path: Path) -> None:
+async def test_a_cached_read_returns_the_bytes_or_nothing_but_never_wrong_bytes(
+    open_files: FilesFactory,
+) -> None:
     data = bytes(range(256)) * 64
-    files = _files(tmp_path, {"a": data})
-
-    async def scenario() -> bytearray | None:
-        handle = await files.acquire("a", len(data))
-        try:
-            return handle.read_cached(100, 1000)
-        finally:
-            files.release(handle)
-
-    got = asyncio.run(scenario())
+    files = open_files({"a": data})
+    handle = await files.acquire("a", len(data))
+    try:
+        got = handle.read_cached(100, 1000)
+    finally:
+        files.release(handle)
     assert got is None or bytes(got) == data[100:1100]
 
 
@@ -86,30 +93,21 @@ class _Presigner:
         return f"https://store.example/{key}?n={self.calls}&expires={expires_in}"
 
 
-def test_a_presigned_url_is_reused_until_it_nears_expiry() -> None:
+async def test_a_presigned_url_is_reused_until_it_nears_expiry() -> None:
     now = [1000.0]
     presigner = _Presigner()
     urls = PresignedUrls(presigner, clock=lambda: now[0])
-
-    async def scenario() -> list[str]:
-        got = [await urls.url("k"), await urls.url("k")]
-        now[0] += URL_SECONDS - RENEW_BEFORE
-        got.append(await urls.url("k"))
-        return got
-
-    first, again, renewed = asyncio.run(scenario())
+    first, again = await urls.url("k"), await urls.url("k")
+    now[0] += URL_SECONDS - RENEW_BEFORE
+    renewed = await urls.url("k")
     assert first == again != renewed
     assert presigner.calls == 2
 
 
-def test_access_log_lines_come_out_in_order_once_flushed() -> None:
+async def test_access_log_lines_come_out_in_order_once_flushed() -> None:
     stream = io.StringIO()
-
-    async def scenario() -> None:
-        sink = LogSink(stream)
-        for number in range(1000):
-            sink.add(f"line {number}\n")
-        sink.close()
-
-    asyncio.run(scenario())
+    sink = LogSink(stream)
+    for number in range(1000):
+        sink.add(f"line {number}\n")
+    sink.close()
     assert stream.getvalue().splitlines() == [f"line {n}" for n in range(1000)]

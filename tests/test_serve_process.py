@@ -5,7 +5,6 @@ taken for local files.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -20,8 +19,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from catalog.config import Settings
 from catalog.repository import Catalog
 from catalog.store.local import LocalStore
+from datamirror.runtime import open_runtime
 from serve.app import ServeConfig, make_app
 from tests.fixtures.datamirror_server import Site, publish_files
 from tests.fixtures.net import LOOPBACK, free_port, running, wait_for_http
@@ -43,11 +44,12 @@ def _fetch(url: str) -> bytes:
         return data
 
 
-def test_workers_share_the_port_and_log_requests_in_combined_format(
+async def test_workers_share_the_port_and_log_requests_in_combined_format(
     catalog: Catalog, dm_env: dict[str, str], tmp_path: Path
 ) -> None:
     store = LocalStore(Path(dm_env["DATAMIRROR_STORE"].removeprefix("file://")))
-    publish_files(catalog, store, "d", {"a.txt": b"hello"})
+    await publish_files(catalog, store, "d", {"a.txt": b"hello"})
+    await store.close()
     port = free_port()
     log = tmp_path / "serve.log"
     with running(_serve_argv(port, "--workers", "2"), log=log, env=dm_env):
@@ -74,12 +76,13 @@ def _read_headers(sock: socket.socket) -> bytes:
     return rest
 
 
-def test_sigterm_lets_a_download_in_flight_finish(
+async def test_sigterm_lets_a_download_in_flight_finish(
     catalog: Catalog, dm_env: dict[str, str], tmp_path: Path
 ) -> None:
     store = LocalStore(Path(dm_env["DATAMIRROR_STORE"].removeprefix("file://")))
     data = bytes(range(256)) * (24 * 4096)  # 24 MiB: far more than the socket buffers hold
-    publish_files(catalog, store, "d", {"big.bin": data})
+    await publish_files(catalog, store, "d", {"big.bin": data})
+    await store.close()
     port = free_port()
     argv = _serve_argv(port, "--workers", "1", "--grace", "30")
     with running(argv, log=tmp_path / "serve.log", env=dm_env) as proc:
@@ -100,15 +103,13 @@ def test_sigterm_lets_a_download_in_flight_finish(
         assert proc.wait(timeout=30) == 0
 
 
-def test_a_local_file_and_its_ranges_go_out_through_sendfile(
+async def test_a_local_file_and_its_ranges_go_out_through_sendfile(
     catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = LocalStore(tmp_path / "store")
     data = bytes(range(256)) * 1024
-    publish_files(catalog, store, "d", {"f.bin": data})
-    config = ServeConfig(
-        db_url=str(catalog.engine.url.render_as_string(hide_password=False)), store_url=store.url
-    )
+    await publish_files(catalog, store, "d", {"f.bin": data})
+    settings = Settings(home=tmp_path, db_url=catalog.url, store_url=store.url)
     sent_by_sendfile: list[int] = []
     real: Callable[..., int] = os.sendfile
 
@@ -119,15 +120,14 @@ def test_a_local_file_and_its_ranges_go_out_through_sendfile(
 
     monkeypatch.setattr(os, "sendfile", spy)
 
-    async def scenario() -> tuple[bytes, bytes, bytes]:
-        async with TestClient(TestServer(make_app(config), host=LOOPBACK)) as client:
-            whole = await (await client.get("/datasets/d/latest/f.bin")).read()
-            small = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
-            large = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-"})
-            return whole, await small.read(), await large.read()
-
-    whole, small, large = asyncio.run(scenario())
-    assert (whole, small, large) == (data, data[10:20], data[10:])
+    app = make_app(ServeConfig(), lambda: open_runtime(settings))
+    async with TestClient(TestServer(app, host=LOOPBACK)) as client:
+        whole = await (await client.get("/datasets/d/latest/f.bin")).read()
+        small = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-19"})
+        large = await client.get("/datasets/d/latest/f.bin", headers={"Range": "bytes=10-"})
+        got = whole, await small.read(), await large.read()
+    await store.close()
+    assert got == (data, data[10:20], data[10:])
     assert sum(sent_by_sendfile) == len(data) + 10 + (len(data) - 10)
 
 
@@ -145,7 +145,8 @@ def test_redirect_to_store_answers_a_presigned_url_that_serves_the_bytes(
 
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.build_opener(NoRedirect).open(url, timeout=10)
-    assert caught.value.code == 302
-    location = caught.value.headers["Location"]
+    with caught.value as answer:
+        assert answer.code == 302
+        location = answer.headers["Location"]
     assert "Signature" in location or "X-Amz-Signature" in location
     assert _fetch(location) == site.files["big/data.bin"]

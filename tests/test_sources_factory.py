@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from catalog.errors import InvalidSourceURLError
@@ -24,7 +22,7 @@ from mirror.sources.s3 import S3Source
         ("s3://bucket", {"endpoint_url": "http://127.0.0.1:9"}, S3Source, "s3://bucket/"),
     ],
 )
-def test_each_scheme_gets_its_reader(
+async def test_each_scheme_gets_its_reader(
     url: str, options: dict[str, object], kind: type, normalised: str
 ) -> None:
     source = open_source(url, options)
@@ -32,7 +30,7 @@ def test_each_scheme_gets_its_reader(
         assert isinstance(source, kind)
         assert source.url == normalised
     finally:
-        asyncio.run(source.close())
+        await source.close()
 
 
 @pytest.mark.parametrize("url", ["gopher://h/x", "/local/path", "file:///data", "s3:///nobucket"])

@@ -1,4 +1,6 @@
-"""The FTP source against a real FTP server (pyftpdlib), with MLSD and with LIST only."""
+"""What only the FTP source does, against a real FTP server (pyftpdlib) with MLSD and with
+LIST only: the listing command, REST for ranges, pooled logins, credentials, FTP replies.
+What every source does is tests/test_source_contract.py."""
 
 from __future__ import annotations
 
@@ -11,9 +13,7 @@ from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
 from mirror.sources.base import SourceEntry
 from mirror.sources.ftp import FTPSource
-from tests.fixtures.aio import run
 from tests.fixtures.ftp_server import PASSWORD, USER, FTPFactory, FTPHandle
-from tests.fixtures.net import free_port
 from tests.fixtures.trees import file_sizes, write_tree_with_odd_names
 
 pytestmark = pytest.mark.ftp
@@ -48,32 +48,21 @@ def server(request: pytest.FixtureRequest, ftp_server: FTPFactory, tree: Path) -
     return ftp_server(tree, mlsd=request.param == "mlsd")
 
 
-def test_the_listing_gives_every_file_with_its_exact_size(server: FTPHandle) -> None:
-    entries = run(listing(server.url))
+async def test_the_listing_uses_mlsd_unless_the_server_refuses_it(server: FTPHandle) -> None:
+    entries = await listing(server.url)
     assert {e.path: e.size for e in entries} == file_sizes(server.root)
+    assert all(e.mtime is not None for e in entries)
     commands = {line.split()[0] for line in server.log_lines()}
     assert "LIST" in commands if server.refused else "LIST" not in commands
 
 
-def test_a_listing_of_a_subfolder_names_paths_relative_to_it(
-    ftp_server: FTPFactory, tree: Path
-) -> None:
-    handle = ftp_server(tree)
-    entries = run(listing(handle.url + "genomes/"))
-    assert sorted(e.path for e in entries) == [
-        "escherichia_coli/K-12_MG1655.fa",
-        "saccharomyces_cerevisiae/R64.fa",
-    ]
-    assert all(e.mtime is not None for e in entries)
-
-
-def test_ranged_reads_return_exactly_those_bytes(server: FTPHandle) -> None:
+async def test_ranged_reads_start_with_rest_at_their_offset(server: FTPHandle) -> None:
     fa = (server.root / FA).read_bytes()
     odd = (server.root / "odd dir/ünïcode & spaces.txt").read_bytes()
     ranges = [(0, 1), (1000, 70_000), (len(fa) - 10, len(fa))]
     wanted: list[tuple[str, ByteRange | None]] = [(FA, ByteRange(a, b)) for a, b in ranges]
     wanted += [(FA, None), ("odd dir/ünïcode & spaces.txt", None), ("a/empty.bin", None)]
-    got = run(reads(server.url, wanted))
+    got = await reads(server.url, wanted)
     assert got == [*(fa[a:b] for a, b in ranges), fa, odd, b""]
     assert [line for line in server.log_lines() if line.startswith("REST")] == [
         "REST 1000",
@@ -81,81 +70,65 @@ def test_ranged_reads_return_exactly_those_bytes(server: FTPHandle) -> None:
     ]
 
 
-def test_whole_file_reads_share_one_login(ftp_server: FTPFactory, tree: Path) -> None:
+async def test_whole_file_reads_share_one_login(ftp_server: FTPFactory, tree: Path) -> None:
     handle = ftp_server(tree)
-    run(reads(handle.url, [("README.txt", None), ("md5sum.txt", None), ("README.txt", None)]))
+    await reads(handle.url, [("README.txt", None), ("md5sum.txt", None), ("README.txt", None)])
     assert sum(line.startswith("USER") for line in handle.log_lines()) == 1
 
 
-def test_a_user_and_password_in_the_url_log_in(ftp_server: FTPFactory, tree: Path) -> None:
+async def test_a_user_and_password_in_the_url_log_in(ftp_server: FTPFactory, tree: Path) -> None:
     handle = ftp_server(tree)
     url = f"ftp://{USER}:{PASSWORD}@{handle.host}:{handle.port}/reads/"
-    assert len(run(listing(url))) == 2
+    assert len(await listing(url)) == 2
     assert f"USER {USER}" in handle.log_lines()
 
 
-def test_a_wrong_password_is_a_permanent_error_with_a_hint(
+async def test_a_wrong_password_is_a_permanent_error_with_a_hint(
     ftp_server: FTPFactory, tree: Path
 ) -> None:
     handle = ftp_server(tree)
     url = f"ftp://{USER}:wrong@{handle.host}:{handle.port}/"
     with pytest.raises(SourceError, match="login refused") as caught:
-        run(listing(url))
+        await listing(url)
     assert not caught.value.is_transient()
     assert "password" in caught.value.hint
     assert "wrong" not in str(caught.value)
 
 
-def test_a_missing_file_is_a_permanent_error_naming_it(ftp_server: FTPFactory, tree: Path) -> None:
+async def test_a_missing_file_is_a_permanent_550_naming_it(
+    ftp_server: FTPFactory, tree: Path
+) -> None:
     handle = ftp_server(tree)
     with pytest.raises(SourceError, match="550") as caught:
-        run(reads(handle.url, [("genomes/nope.fa", None)]))
+        await reads(handle.url, [("genomes/nope.fa", None)])
     assert not caught.value.is_transient()
     assert "genomes/nope.fa" in str(caught.value)
 
 
-def test_an_unreachable_server_is_one_transient_line_naming_it() -> None:
-    port = free_port()
-    with pytest.raises(SourceError) as caught:
-        run(listing(f"ftp://127.0.0.1:{port}/pub/"))
-    message = str(caught.value)
-    assert f"127.0.0.1:{port}" in message
-    assert "refused" in message.lower()
-    assert "\n" not in message
-    assert caught.value.is_transient()
-
-
-def test_a_file_that_changed_since_the_listing_raises_source_changed(
+async def test_a_file_that_changed_since_the_listing_raises_source_changed(
     ftp_server: FTPFactory, tmp_path: Path
 ) -> None:
     (tmp_path / "grows.txt").write_bytes(b"a" * 1000)
     handle = ftp_server(tmp_path)
-    [entry] = run(listing(handle.url))
+    [entry] = await listing(handle.url)
     (tmp_path / "grows.txt").write_bytes(b"a" * 1500)
 
-    async def read_old() -> bytes:
-        source = FTPSource(handle.url)
-        try:
-            chunks = source.read("grows.txt", ByteRange(0, 10), version=entry.version)
-            return b"".join([c async for c in chunks])
-        finally:
-            await source.close()
-
-    with pytest.raises(SourceChangedError, match="1000"):
-        run(read_old())
+    source = FTPSource(handle.url)
+    try:
+        with pytest.raises(SourceChangedError, match="1000"):
+            await anext(source.read("grows.txt", ByteRange(0, 10), version=entry.version))
+    finally:
+        await source.close()
 
 
-def test_stat_gives_size_and_time(ftp_server: FTPFactory, tree: Path) -> None:
+async def test_stat_gives_size_and_time(ftp_server: FTPFactory, tree: Path) -> None:
     handle = ftp_server(tree)
 
-    async def stat() -> SourceEntry:
-        source = FTPSource(handle.url)
-        try:
-            return await source.stat(FA)
-        finally:
-            await source.close()
-
-    entry = run(stat())
+    source = FTPSource(handle.url)
+    try:
+        entry = await source.stat(FA)
+    finally:
+        await source.close()
     assert entry.size == (tree / FA).stat().st_size
     assert entry.mtime is not None
     assert abs(entry.mtime.timestamp() - (tree / FA).stat().st_mtime) < 2

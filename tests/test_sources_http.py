@@ -1,10 +1,11 @@
-"""The HTTP source against real nginx and Apache servers, and against a small in-process
-server for the faults real servers do not produce (ignored ranges, short bodies, 429s)."""
+"""What only the HTTP source does, against real nginx and Apache servers and the small
+in-process misbehaving server: HEAD only where a listing rounds sizes, status codes and
+Retry-After, listing pages fetched again. What every source does (listings, reads, ranges,
+errors) is tests/test_source_contract.py."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,8 @@ from catalog.store.base import ByteRange
 from mirror.retry import RetryPolicy
 from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
-from tests.fixtures.aio import run
-from tests.fixtures.http_sources import ApacheFactory, NginxFactory, ServerHandle
+from tests.fixtures.http_sources import ApacheFactory, NginxFactory
 from tests.fixtures.misbehaving import Handler, misbehaving
-from tests.fixtures.net import free_port
 from tests.fixtures.trees import file_sizes, write_tree_with_odd_names
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05, deadline=10)
@@ -48,66 +47,15 @@ async def read_bytes(
         await source.close()
 
 
-SERVERS: dict[str, Callable[[NginxFactory, ApacheFactory, Path], ServerHandle]] = {
-    "nginx-html-exact": lambda n, a, root: n(root),
-    "nginx-html-rounded": lambda n, a, root: n(root, exact_size=False),
-    "nginx-json": lambda n, a, root: n(root, autoindex_format="json"),
-    "apache-table": lambda n, a, root: a(root, style="table"),
-    "apache-fancy": lambda n, a, root: a(root, style="fancy"),
-    "apache-plain": lambda n, a, root: a(root, style="plain"),
-}
-
-
-@pytest.fixture(params=sorted(SERVERS))
-def server(
-    request: pytest.FixtureRequest,
-    nginx_server: NginxFactory,
-    apache_server: ApacheFactory,
-    tree: Path,
-) -> ServerHandle:
-    return SERVERS[request.param](nginx_server, apache_server, tree)
-
-
 @pytest.mark.nginx
-@pytest.mark.apache
-def test_the_listing_gives_every_file_with_its_exact_size(server: ServerHandle) -> None:
-    entries = run(listing(server.url))
-    assert {e.path: e.size for e in entries} == file_sizes(server.root)
-    assert len(entries) == len({e.path for e in entries})
-
-
-@pytest.mark.nginx
-@pytest.mark.apache
-def test_ranged_reads_return_exactly_those_bytes(server: ServerHandle) -> None:
-    data = (server.root / "odd dir/ünïcode & spaces.txt").read_bytes()
-    fa = (server.root / "genomes/escherichia_coli/K-12_MG1655.fa").read_bytes()
-    for path, content, (start, end) in [
-        ("odd dir/ünïcode & spaces.txt", data, (0, 1)),
-        ("odd dir/ünïcode & spaces.txt", data, (100, 12_345)),
-        ("genomes/escherichia_coli/K-12_MG1655.fa", fa, (65_536, 200_000)),
-        ("genomes/escherichia_coli/K-12_MG1655.fa", fa, (len(fa) - 1, len(fa))),
-    ]:
-        got = run(read_bytes(server.url, path, ByteRange(start, end)))
-        assert got == content[start:end]
-    assert run(read_bytes(server.url, "a/b/c/deep #1%.txt")) == b"deep\n"
-
-
-@pytest.mark.nginx
-def test_gzip_files_arrive_as_stored_bytes(nginx_server: NginxFactory, tree: Path) -> None:
-    handle = nginx_server(tree)
-    path = "reads/SRR000001_1.fastq.gz"
-    assert run(read_bytes(handle.url, path)) == (tree / path).read_bytes()
-
-
-@pytest.mark.nginx
-def test_only_files_listed_without_an_exact_size_are_asked_with_head(
+async def test_only_files_listed_without_an_exact_size_are_asked_with_head(
     nginx_server: NginxFactory, tree: Path
 ) -> None:
     exact = nginx_server(tree)
-    run(listing(exact.url))
+    await listing(exact.url)
     assert not [line for line in exact.log_lines() if line.startswith("HEAD")]
     rounded = nginx_server(tree, exact_size=False)
-    entries = {e.path: e for e in run(listing(rounded.url))}
+    entries = {e.path: e for e in await listing(rounded.url)}
     heads = sorted(line.split()[1] for line in rounded.log_lines() if line.startswith("HEAD"))
     assert heads == sorted(
         [f"/{p}" for p, size in file_sizes(tree).items() if size > 9999 and " " not in p]
@@ -117,32 +65,34 @@ def test_only_files_listed_without_an_exact_size_are_asked_with_head(
 
 
 @pytest.mark.nginx
-def test_the_slow_remote_profile_still_serves_exact_bytes(
+async def test_the_slow_remote_profile_still_serves_exact_bytes(
     nginx_server: NginxFactory, tree: Path
 ) -> None:
     remote = nginx_server(tree, remote=True)
     fa = (tree / "genomes/saccharomyces_cerevisiae/R64.fa").read_bytes()
-    got = run(read_bytes(remote.url, "genomes/saccharomyces_cerevisiae/R64.fa", ByteRange(7, 9000)))
+    got = await read_bytes(
+        remote.url, "genomes/saccharomyces_cerevisiae/R64.fa", ByteRange(7, 9000)
+    )
     assert got == fa[7:9000]
 
 
 @pytest.mark.nginx
-def test_a_missing_file_is_a_permanent_error_naming_its_url(
+async def test_a_missing_file_or_folder_is_a_permanent_404_naming_its_url(
     nginx_server: NginxFactory, tree: Path
 ) -> None:
     handle = nginx_server(tree)
     with pytest.raises(SourceError) as caught:
-        run(read_bytes(handle.url, "genomes/nope.fa"))
+        await read_bytes(handle.url, "genomes/nope.fa")
     assert not caught.value.is_transient()
     assert f"{handle.url}genomes/nope.fa" in str(caught.value)
     assert "404" in str(caught.value)
     with pytest.raises(SourceError, match="404") as listed:
-        run(listing(handle.url + "no/such/folder/"))
+        await listing(handle.url + "no/such/folder/")
     assert not listed.value.is_transient()
 
 
 @pytest.mark.apache
-def test_a_forbidden_file_is_a_permanent_error_with_an_access_hint(
+async def test_a_forbidden_file_is_a_permanent_error_with_an_access_hint(
     apache_server: ApacheFactory, tmp_path: Path
 ) -> None:
     if os.geteuid() != 0:
@@ -151,38 +101,27 @@ def test_a_forbidden_file_is_a_permanent_error_with_an_access_hint(
     handle = apache_server(tmp_path)
     (handle.root / "secret.txt").chmod(0o600)
     with pytest.raises(SourceError, match="403") as caught:
-        run(read_bytes(handle.url, "secret.txt"))
+        await read_bytes(handle.url, "secret.txt")
     assert not caught.value.is_transient()
     assert "access" in caught.value.hint
 
 
-def test_an_unreachable_host_is_one_line_naming_host_and_cause() -> None:
-    port = free_port()
-    with pytest.raises(SourceError) as caught:
-        run(read_bytes(f"http://127.0.0.1:{port}/data/", "x.txt"))
-    message = str(caught.value)
-    assert f"127.0.0.1:{port}" in message
-    assert "refused" in message.lower()
-    assert "\n" not in message
-    assert caught.value.is_transient()
-
-
 @pytest.mark.nginx
-def test_a_file_whose_size_changed_since_the_listing_raises_source_changed(
+async def test_a_file_whose_size_changed_since_the_listing_raises_source_changed(
     nginx_server: NginxFactory, tmp_path: Path
 ) -> None:
     (tmp_path / "grows.txt").write_bytes(b"a" * 1000)
     handle = nginx_server(tmp_path)
-    [entry] = run(listing(handle.url))
+    [entry] = await listing(handle.url)
     (tmp_path / "grows.txt").write_bytes(b"a" * 1500)
     with pytest.raises(SourceChangedError, match="1000"):
-        run(read_bytes(handle.url, "grows.txt", ByteRange(0, 500), entry.version))
+        await read_bytes(handle.url, "grows.txt", ByteRange(0, 500), entry.version)
     with pytest.raises(SourceChangedError):
-        run(read_bytes(handle.url, "grows.txt", None, entry.version))
+        await read_bytes(handle.url, "grows.txt", None, entry.version)
 
 
 @pytest.mark.nginx
-def test_a_file_whose_etag_moved_raises_source_changed(
+async def test_a_file_whose_etag_moved_raises_source_changed(
     nginx_server: NginxFactory, tmp_path: Path
 ) -> None:
     target = tmp_path / "same-size.txt"
@@ -196,52 +135,17 @@ def test_a_file_whose_etag_moved_raises_source_changed(
         finally:
             await source.close()
 
-    entry = run(stat())
+    entry = await stat()
     assert entry.etag
     os.utime(target, (1_000_000, 1_000_000))
     with pytest.raises(SourceChangedError):
-        run(read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), entry.version))
-    assert run(read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), run(stat()).version))
+        await read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), entry.version)
+    assert await read_bytes(handle.url, "same-size.txt", ByteRange(0, 2), (await stat()).version)
 
 
 async def read_from(handler: Handler, byte_range: ByteRange | None = None) -> bytes:
     async with misbehaving(handler) as url:
         return await read_bytes(url, "f.bin", byte_range)
-
-
-async def ignores_range(request: web.Request) -> web.StreamResponse:
-    return web.Response(body=b"0123456789")
-
-
-async def wrong_content_range(request: web.Request) -> web.StreamResponse:
-    headers = {"Content-Range": "bytes 0-4/10"}
-    return web.Response(status=206, body=b"01234", headers=headers)
-
-
-async def short_body(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(status=206, headers={"Content-Range": "bytes 2-7/10"})
-    response.content_length = 6
-    await response.prepare(request)
-    await response.write(b"234")
-    assert request.transport is not None
-    request.transport.close()
-    return response
-
-
-def test_a_server_that_ignores_the_range_is_an_error_not_spliced_bytes() -> None:
-    with pytest.raises(SourceError, match="ignored the Range"):
-        run(read_from(ignores_range, ByteRange(2, 8)))
-
-
-def test_a_content_range_other_than_the_one_asked_is_an_error() -> None:
-    with pytest.raises(SourceChangedError, match="bytes 0-4/10"):
-        run(read_from(wrong_content_range, ByteRange(2, 8)))
-
-
-def test_a_truncated_body_is_a_transient_error() -> None:
-    with pytest.raises(SourceError) as caught:
-        run(read_from(short_body, ByteRange(2, 8)))
-    assert caught.value.is_transient()
 
 
 @pytest.mark.parametrize(
@@ -255,19 +159,19 @@ def test_a_truncated_body_is_a_transient_error() -> None:
         (410, {}, False, None),
     ],
 )
-def test_status_codes_map_to_transient_or_permanent_errors(
+async def test_status_codes_map_to_transient_or_permanent_errors(
     status: int, headers: dict[str, str], transient: bool, retry_after: float | None
 ) -> None:
     async def answer(request: web.Request) -> web.StreamResponse:
         return web.Response(status=status, headers=headers)
 
     with pytest.raises(SourceError, match=str(status)) as caught:
-        run(read_from(answer))
+        await read_from(answer)
     assert caught.value.is_transient() is transient
     assert caught.value.retry_after == retry_after
 
 
-def test_listing_pages_that_fail_transiently_are_fetched_again() -> None:
+async def test_listing_pages_that_fail_transiently_are_fetched_again() -> None:
     calls: list[str] = []
 
     async def flaky(request: web.Request) -> web.StreamResponse:
@@ -278,9 +182,7 @@ def test_listing_pages_that_fail_transiently_are_fetched_again() -> None:
             return web.Response(text='<a href="x.txt">x.txt</a>', content_type="text/html")
         return web.Response(body=b"hello")
 
-    async def go() -> list[SourceEntry]:
-        async with misbehaving(flaky) as url:
-            return await listing(url)
-
-    assert [(e.path, e.size) for e in run(go())] == [("x.txt", 5)]
+    async with misbehaving(flaky) as url:
+        entries = await listing(url)
+    assert [(e.path, e.size) for e in entries] == [("x.txt", 5)]
     assert calls == ["/", "/", "/x.txt"]

@@ -8,7 +8,6 @@ import sys
 from catalog.store import open_store
 from catalog.store.base import Store
 from catalog.store.s3 import S3Store
-from tests.fixtures.aio import run
 from tests.fixtures.s3_servers import S3Endpoint
 
 WRITE_FROM_ENV = """
@@ -27,7 +26,7 @@ asyncio.run(main())
 """
 
 
-def test_store_env_points_a_fresh_process_at_the_store(
+async def test_store_env_points_a_fresh_process_at_the_store(
     store_env: dict[str, str], dm_env: dict[str, str]
 ) -> None:
     env = {**dm_env, **store_env}
@@ -42,8 +41,10 @@ def test_store_env_points_a_fresh_process_at_the_store(
     url = proc.stdout.strip()
     assert url.rstrip("/") == store_env["DATAMIRROR_STORE"].rstrip("/")
     reader: Store = _open_with(store_env)
-    assert run(reader.get("from-env.txt")) == b"written by a fresh process"
-    run(reader.close())
+    try:
+        assert await reader.get("from-env.txt") == b"written by a fresh process"
+    finally:
+        await reader.close()
 
 
 def _open_with(store_env: dict[str, str]) -> Store:

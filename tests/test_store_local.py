@@ -6,21 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from catalog.errors import InvalidPathError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
-from catalog.store.base import ObjectInfo
 from catalog.store.local import LocalStore
-from tests.fixtures.aio import run
 from tests.test_store_contract import listed
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "root")
+async def local(tmp_path: Path) -> AsyncIterator[LocalStore]:
+    store = LocalStore(tmp_path / "root")
+    yield store
+    await store.close()
 
 
 def test_a_file_url_opens_a_local_store_and_creates_its_folder(tmp_path: Path) -> None:
@@ -31,10 +32,10 @@ def test_a_file_url_opens_a_local_store_and_creates_its_folder(tmp_path: Path) -
     assert store.url == root.as_uri()
 
 
-def test_objects_are_plain_files_for_sendfile(local: LocalStore) -> None:
+async def test_objects_are_plain_files_for_sendfile(local: LocalStore) -> None:
     assert isinstance(local, SupportsLocalPath)
     assert not isinstance(local, SupportsPresign)
-    run(local.put("objects/ds/r1/reads.fastq.gz", b"@r1\nACGT\n+\n!!!!\n"))
+    await local.put("objects/ds/r1/reads.fastq.gz", b"@r1\nACGT\n+\n!!!!\n")
     path = local.local_path("objects/ds/r1/reads.fastq.gz")
     assert path == local.root / "objects" / "ds" / "r1" / "reads.fastq.gz"
     assert path.read_bytes() == b"@r1\nACGT\n+\n!!!!\n"
@@ -43,107 +44,97 @@ def test_objects_are_plain_files_for_sendfile(local: LocalStore) -> None:
 @pytest.mark.parametrize(
     "key", ["../outside", "a/../../outside", "/etc/passwd", ".tmp/x", ".uploads/x", "a\x00b"]
 )
-def test_a_key_that_leaves_the_root_or_names_an_internal_folder_is_refused(
+async def test_a_key_that_leaves_the_root_or_names_an_internal_folder_is_refused(
     local: LocalStore, key: str
 ) -> None:
     with pytest.raises(InvalidPathError):
         local.local_path(key)
     with pytest.raises(InvalidPathError):
-        run(local.put(key, b"x"))
+        await local.put(key, b"x")
     assert not (local.root.parent / "outside").exists()
 
 
-def test_a_put_leaves_no_temporary_file_behind(local: LocalStore) -> None:
-    run(local.put("a/b", b"bytes"))
+async def test_a_put_leaves_no_temporary_file_behind(local: LocalStore) -> None:
+    await local.put("a/b", b"bytes")
     assert [p for p in (local.root / ".tmp").rglob("*") if p.is_file()] == []
 
 
-def test_temporary_files_a_killed_put_left_are_removed_once_stale(local: LocalStore) -> None:
+async def test_temporary_files_a_killed_put_left_are_removed_once_stale(local: LocalStore) -> None:
     shard = local.root / ".tmp" / "ab"
     shard.mkdir()
     (shard / "ab01").write_bytes(b"half of an object")
     (shard / "ab02").write_bytes(b"a put in progress")
     hours_ago = time.time() - 2 * 3600
     os.utime(shard / "ab01", (hours_ago, hours_ago))
-    run(local.abort_stale_uploads("objects/", set()))
+    await local.abort_stale_uploads("objects/", set())
     assert [p.name for p in shard.iterdir()] == ["ab02"]
 
 
-def test_internal_folders_are_never_listed(local: LocalStore) -> None:
-    run(local.put("visible", b"v"))
-    run(local.start_upload("pending", 1024))
-    assert [info.key for info in run(listed(local))] == ["visible"]
+async def test_internal_folders_are_never_listed(local: LocalStore) -> None:
+    await local.put("visible", b"v")
+    await local.start_upload("pending", 1024)
+    assert [info.key for info in await listed(local)] == ["visible"]
 
 
-def test_a_part_streams_in_at_offsets_without_being_whole(local: LocalStore) -> None:
+async def test_a_part_streams_in_at_offsets_without_being_whole(local: LocalStore) -> None:
     part_size = 1000
     data = os.urandom(2500)
-
-    async def scenario() -> ObjectInfo:
-        writer = await local.start_upload("streamed", part_size)
-        assert isinstance(writer, SupportsWriteAt)
-        for offset in range(part_size, 2500, 300):
-            await writer.write_at(offset, data[offset : min(offset + 300, 2500)])
-        await writer.write_part(1, data[:part_size])
-        return await writer.complete()
-
-    assert run(scenario()).size == 2500
-    assert run(local.get("streamed")) == data
+    writer = await local.start_upload("streamed", part_size)
+    assert isinstance(writer, SupportsWriteAt)
+    for offset in range(part_size, 2500, 300):
+        await writer.write_at(offset, data[offset : min(offset + 300, 2500)])
+    await writer.write_part(1, data[:part_size])
+    assert (await writer.complete()).size == 2500
+    assert await local.get("streamed") == data
 
 
-def test_an_upload_outlives_the_store_object_that_started_it(tmp_path: Path) -> None:
+async def test_an_upload_outlives_the_store_object_that_started_it(tmp_path: Path) -> None:
     root = tmp_path / "root"
     first, second = os.urandom(4096), os.urandom(100)
+    starter = LocalStore(root)
+    writer = await starter.start_upload("objects/ds/r1/x", 4096)
+    await writer.write_part(1, first)
+    await starter.close()
 
-    async def begin() -> str:
-        writer = await LocalStore(root).start_upload("objects/ds/r1/x", 4096)
-        await writer.write_part(1, first)
-        return writer.upload_id
-
-    upload_id = run(begin())
     successor = LocalStore(root)
-    landed = run(successor.landed_parts("objects/ds/r1/x", upload_id))
-    assert [(part.number, part.size) for part in landed] == [(1, 4096)]
-
-    async def finish() -> None:
-        writer = await successor.resume_upload("objects/ds/r1/x", upload_id, 4096)
-        await writer.write_part(2, second)
-        await writer.complete()
-
-    run(finish())
-    assert run(successor.get("objects/ds/r1/x")) == first + second
+    try:
+        landed = await successor.landed_parts("objects/ds/r1/x", writer.upload_id)
+        assert [(part.number, part.size) for part in landed] == [(1, 4096)]
+        resumed = await successor.resume_upload("objects/ds/r1/x", writer.upload_id, 4096)
+        await resumed.write_part(2, second)
+        await resumed.complete()
+        assert await successor.get("objects/ds/r1/x") == first + second
+    finally:
+        await successor.close()
     assert list((root / ".uploads").iterdir()) == []
 
 
-def test_an_upload_id_cannot_name_a_path(local: LocalStore) -> None:
+async def test_an_upload_id_cannot_name_a_path(local: LocalStore) -> None:
     with pytest.raises(InvalidPathError):
-        run(local.resume_upload("k", "../../etc", 1024))
+        await local.resume_upload("k", "../../etc", 1024)
 
 
-def test_deleting_prunes_empty_folders_but_not_the_root(local: LocalStore) -> None:
-    run(local.put("a/b/c/d", b"x"))
-    run(local.put("a/keep", b"y"))
-    run(local.delete("a/b/c/d"))
+async def test_deleting_prunes_empty_folders_but_not_the_root(local: LocalStore) -> None:
+    await local.put("a/b/c/d", b"x")
+    await local.put("a/keep", b"y")
+    await local.delete("a/b/c/d")
     assert not (local.root / "a" / "b").exists()
     assert (local.root / "a" / "keep").is_file()
-    run(local.delete("a/keep"))
+    await local.delete("a/keep")
     assert local.root.is_dir()
     assert sorted(p.name for p in local.root.iterdir()) == [".tmp", ".uploads"]
 
 
-def test_concurrent_puts_and_deletes_in_one_folder_never_fail(local: LocalStore) -> None:
-    async def rounds() -> int:
-        placed = 0
-        for number in range(150):
-            folder = f"race/{number % 5}"
-            results = await asyncio.gather(
-                local.put(f"{folder}/kept-{number}", b"x"),
-                local.delete(f"{folder}/gone-{number}"),
-                local.delete(f"{folder}/kept-{number - 5}"),
-            )
-            placed += results[0].size
-        return placed
-
-    assert run(rounds()) == 150
-    remaining = [info.key for info in run(listed(local, "race/"))]
+async def test_concurrent_puts_and_deletes_in_one_folder_never_fail(local: LocalStore) -> None:
+    placed = 0
+    for number in range(150):
+        folder = f"race/{number % 5}"
+        results = await asyncio.gather(
+            local.put(f"{folder}/kept-{number}", b"x"),
+            local.delete(f"{folder}/gone-{number}"),
+            local.delete(f"{folder}/kept-{number - 5}"),
+        )
+        placed += results[0].size
+    assert placed == 150
+    remaining = [info.key for info in await listed(local, "race/")]
     assert remaining == sorted(f"race/{n % 5}/kept-{n}" for n in range(145, 150))

@@ -6,17 +6,23 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
+from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from catalog.errors import AccessDeniedError, ObjectNotFoundError, StoreError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
+from catalog.store.base import Store
 from catalog.store.s3 import S3Store, s3_client
-from tests.fixtures.aio import run
 from tests.fixtures.net import free_port
 from tests.fixtures.s3_servers import S3Endpoint
 from tests.test_store_contract import listed
+
+StoreT = TypeVar("StoreT", bound=Store)
+Keep = Callable[[StoreT], StoreT]
 
 
 @pytest.fixture
@@ -27,140 +33,159 @@ def aws_env(s3_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> S3Endpo
     return s3_endpoint
 
 
+@pytest.fixture
+async def kept() -> AsyncIterator[Keep]:
+    """`kept(store)` is the store, closed when the test ends."""
+    stores: list[Store] = []
+
+    def keep(store: StoreT) -> StoreT:
+        stores.append(store)
+        return store
+
+    yield keep
+    for store in stores:
+        await store.close()
+
+
 def stored_keys(endpoint: S3Endpoint, bucket: str) -> list[str]:
-    listing = endpoint.client().list_objects_v2(Bucket=bucket)
+    with closing(endpoint.client()) as client:
+        listing = client.list_objects_v2(Bucket=bucket)
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
-def test_keys_live_under_the_url_prefix(aws_env: S3Endpoint) -> None:
+async def test_keys_live_under_the_url_prefix(aws_env: S3Endpoint, kept: Keep) -> None:
     bucket = aws_env.new_bucket()
-    store = open_store(f"s3://{bucket}/some/prefix/")
-    run(store.put("objects/ds/r1/a.txt", b"a"))
-    aws_env.client().put_object(Bucket=bucket, Key="outside.txt", Body=b"not ours")
+    store = kept(open_store(f"s3://{bucket}/some/prefix/"))
+    await store.put("objects/ds/r1/a.txt", b"a")
+    with closing(aws_env.client()) as client:
+        client.put_object(Bucket=bucket, Key="outside.txt", Body=b"not ours")
     assert store.url == f"s3://{bucket}/some/prefix/"
     assert stored_keys(aws_env, bucket) == ["outside.txt", "some/prefix/objects/ds/r1/a.txt"]
-    assert [info.key for info in run(listed(store))] == ["objects/ds/r1/a.txt"]
+    assert [info.key for info in await listed(store)] == ["objects/ds/r1/a.txt"]
 
 
-def test_a_store_without_a_prefix_uses_the_whole_bucket(aws_env: S3Endpoint) -> None:
+async def test_a_store_without_a_prefix_uses_the_whole_bucket(
+    aws_env: S3Endpoint, kept: Keep
+) -> None:
     bucket = aws_env.new_bucket()
-    store = open_store(f"s3://{bucket}")
-    run(store.put("k", b"v"))
+    store = kept(open_store(f"s3://{bucket}"))
+    await store.put("k", b"v")
     assert stored_keys(aws_env, bucket) == ["k"]
 
 
-def test_the_endpoint_argument_wins_over_the_environment(
-    aws_env: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+async def test_the_endpoint_argument_wins_over_the_environment(
+    aws_env: S3Endpoint, monkeypatch: pytest.MonkeyPatch, kept: Keep
 ) -> None:
     monkeypatch.setenv("DATAMIRROR_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     bucket = aws_env.new_bucket()
-    store = open_store(f"s3://{bucket}/p", s3_endpoint=aws_env.endpoint_url)
-    run(store.put("k", b"v"))
+    store = kept(open_store(f"s3://{bucket}/p", s3_endpoint=aws_env.endpoint_url))
+    await store.put("k", b"v")
     assert stored_keys(aws_env, bucket) == ["p/k"]
 
 
-def test_a_single_part_etag_is_the_md5_of_the_bytes(aws_env: S3Endpoint) -> None:
-    store = open_store(f"s3://{aws_env.new_bucket()}/p")
+async def test_a_single_part_etag_is_the_md5_of_the_bytes(aws_env: S3Endpoint, kept: Keep) -> None:
+    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
     data = os.urandom(10_000)
-    run(store.put("k", data))
-    assert run(store.stat("k")).etag == hashlib.md5(data).hexdigest()
+    await store.put("k", data)
+    assert (await store.stat("k")).etag == hashlib.md5(data).hexdigest()
 
 
-def test_a_presigned_url_fetches_the_object_without_credentials(aws_env: S3Endpoint) -> None:
-    store = open_store(f"s3://{aws_env.new_bucket()}/p")
+async def test_a_presigned_url_fetches_the_object_without_credentials(
+    aws_env: S3Endpoint, kept: Keep
+) -> None:
+    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
     assert isinstance(store, SupportsPresign)
     assert not isinstance(store, SupportsLocalPath)
-    run(store.put("dir/file.vcf", b"##fileformat=VCFv4.2\n"))
-    url = run(store.presign("dir/file.vcf", expires_in=60))
+    await store.put("dir/file.vcf", b"##fileformat=VCFv4.2\n")
+    url = await store.presign("dir/file.vcf", expires_in=60)
     assert url.startswith(aws_env.endpoint_url)
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read() == b"##fileformat=VCFv4.2\n"
 
 
-def test_s3_part_writers_take_whole_parts(aws_env: S3Endpoint) -> None:
-    store = open_store(f"s3://{aws_env.new_bucket()}/p")
-    writer = run(store.start_upload("k", 5 * 1024 * 1024))
+async def test_s3_part_writers_take_whole_parts(aws_env: S3Endpoint, kept: Keep) -> None:
+    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
+    writer = await store.start_upload("k", 5 * 1024 * 1024)
     assert not isinstance(writer, SupportsWriteAt)
-    run(writer.abort())
+    await writer.abort()
 
 
-def test_a_part_goes_up_presigned_and_lands_with_its_md5_etag(aws_env: S3Endpoint) -> None:
-    store = open_store(f"s3://{aws_env.new_bucket()}/p")
+async def test_a_part_goes_up_presigned_and_lands_with_its_md5_etag(
+    aws_env: S3Endpoint, kept: Keep
+) -> None:
+    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
     data = os.urandom(5 * 1024 * 1024)
-
-    async def upload() -> str | None:
-        writer = await store.start_upload("k", len(data))
-        landed = await writer.write_part(1, data)
-        await writer.complete()
-        return landed.etag
-
-    assert run(upload()) == hashlib.md5(data).hexdigest()
-    assert run(store.get("k")) == data
+    writer = await store.start_upload("k", len(data))
+    landed = await writer.write_part(1, data)
+    await writer.complete()
+    assert landed.etag == hashlib.md5(data).hexdigest()
+    assert await store.get("k") == data
 
 
-def test_a_part_for_an_aborted_upload_is_refused_as_not_found(
-    rclone_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+async def test_a_part_for_an_aborted_upload_is_refused_as_not_found(
+    rclone_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch, kept: Keep
 ) -> None:
     # rclone only: moto answers any part for an aborted upload with a bare HTTP 500
     for name, value in rclone_endpoint.env().items():
         monkeypatch.setenv(name, value)
-    store = open_store(f"s3://{rclone_endpoint.new_bucket()}/p")
+    store = kept(open_store(f"s3://{rclone_endpoint.new_bucket()}/p"))
 
-    async def write_after_abort() -> None:
-        writer = await store.start_upload("k", 5 * 1024 * 1024)
-        await writer.abort()
-        await writer.write_part(1, b"late")
-
+    writer = await store.start_upload("k", 5 * 1024 * 1024)
+    await writer.abort()
     with pytest.raises(ObjectNotFoundError) as caught:
-        run(write_after_abort())
+        await writer.write_part(1, b"late")
     assert "part 1" in str(caught.value)
 
 
-def test_a_missing_bucket_is_a_store_error_that_says_to_create_it(aws_env: S3Endpoint) -> None:
-    store = open_store("s3://dm-no-such-bucket-here/p")
+async def test_a_missing_bucket_is_a_store_error_that_says_to_create_it(
+    aws_env: S3Endpoint, kept: Keep
+) -> None:
+    store = kept(open_store("s3://dm-no-such-bucket-here/p"))
     with pytest.raises(StoreError) as caught:
-        run(store.put("k", b"v"))
+        await store.put("k", b"v")
     assert not isinstance(caught.value, ObjectNotFoundError)
     assert "dm-no-such-bucket-here" in caught.value.message
     assert "create the bucket" in caught.value.hint
     assert not caught.value.is_transient()
 
 
-def test_wrong_credentials_are_access_denied(
-    rclone_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+async def test_wrong_credentials_are_access_denied(
+    rclone_endpoint: S3Endpoint, monkeypatch: pytest.MonkeyPatch, kept: Keep
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "DMWRONGACCESSKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
-    store = S3Store("anything", "", s3_client(rclone_endpoint.endpoint_url))
+    store = kept(S3Store("anything", "", s3_client(rclone_endpoint.endpoint_url)))
     with pytest.raises(AccessDeniedError) as caught:
-        run(store.get("k"))
+        await store.get("k")
     assert isinstance(caught.value, PermissionError)
     assert "AWS_ACCESS_KEY_ID" in caught.value.hint
 
 
-def test_an_unreachable_endpoint_is_a_transient_store_error(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_an_unreachable_endpoint_is_a_transient_store_error(
+    monkeypatch: pytest.MonkeyPatch, kept: Keep
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     dead = f"http://127.0.0.1:{free_port()}"
-    store = S3Store("bucket", "", s3_client(dead, max_attempts=1))
+    store = kept(S3Store("bucket", "", s3_client(dead, max_attempts=1)))
     with pytest.raises(StoreError) as caught:
-        run(store.stat("k"))
+        await store.stat("k")
     assert caught.value.is_transient()
     assert "unreachable" in caught.value.message
 
 
-def test_missing_credentials_are_a_store_error_with_a_hint(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+async def test_missing_credentials_are_a_store_error_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kept: Keep
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    store = S3Store("bucket", "", s3_client(f"http://127.0.0.1:{free_port()}", max_attempts=1))
+    store = kept(
+        S3Store("bucket", "", s3_client(f"http://127.0.0.1:{free_port()}", max_attempts=1))
+    )
     with pytest.raises(StoreError) as caught:
-        run(store.stat("k"))
+        await store.stat("k")
     assert "AWS_ACCESS_KEY_ID" in caught.value.hint
     assert not caught.value.is_transient()

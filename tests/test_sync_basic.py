@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -19,7 +18,6 @@ from mirror.sources.base import SourceEntry
 from mirror.sources.http import HTTPSource
 from mirror.sync import published_digests
 from tests.conftest import CLI
-from tests.fixtures.aio import run
 from tests.fixtures.http_sources import NginxFactory
 from tests.fixtures.misbehaving import misbehaving
 from tests.fixtures.trees import file_bytes
@@ -62,21 +60,17 @@ def synced_anywhere(
     return cli
 
 
-def read_object(cli: CLI, key: str) -> bytes | None:
+async def read_object(cli: CLI, key: str) -> bytes | None:
     """An object's bytes from the store the CLI uses, or None when it is absent."""
     store = open_store(
         cli.env["DATAMIRROR_STORE"], s3_endpoint=cli.env.get("DATAMIRROR_S3_ENDPOINT")
     )
-
-    async def get() -> bytes | None:
-        try:
-            return await store.get(key)
-        except ObjectNotFoundError:
-            return None
-        finally:
-            await store.close()
-
-    return asyncio.run(get())
+    try:
+        return await store.get(key)
+    except ObjectNotFoundError:
+        return None
+    finally:
+        await store.close()
 
 
 def store_root(cli: CLI) -> Path:
@@ -87,30 +81,30 @@ def releases(cli: CLI) -> list[dict]:
     return json.loads(cli("releases", DATASET, "--json").stdout)
 
 
-def manifest(cli: CLI, release: str) -> dict[str, dict]:
-    raw = read_object(cli, f"releases/{DATASET}/{release}/manifest.json")
+async def manifest(cli: CLI, release: str) -> dict[str, dict]:
+    raw = await read_object(cli, f"releases/{DATASET}/{release}/manifest.json")
     assert raw is not None
     return {f["path"]: f for f in json.loads(raw)["files"]}
 
 
-def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
+async def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     synced_anywhere: CLI, tree: Path
 ) -> None:
     synced = synced_anywhere
     (release,) = releases(synced)
     assert release["state"] == "published"
     assert release["current"]
-    files = manifest(synced, release["name"])
+    files = await manifest(synced, release["name"])
     expected = file_bytes(tree)
     assert set(files) == set(expected)
     for path, data in expected.items():
-        stored = read_object(synced, files[path]["key"])
+        stored = await read_object(synced, files[path]["key"])
         assert stored == data, path
         assert files[path]["size"] == len(data)
         if path != "md5sum.txt":
             assert files[path]["md5"] == hashlib.md5(data).hexdigest()
     crate_key = f"releases/{DATASET}/{release['name']}/ro-crate-metadata.json"
-    crate = json.loads(read_object(synced, crate_key) or b"{}")
+    crate = json.loads(await read_object(synced, crate_key) or b"{}")
     kinds = {e["@id"]: e for e in crate["@graph"]}
     assert kinds["./"]["license"] == {"@id": "CC0-1.0"}
     assert kinds["README.txt"]["contentSize"] == str(len(expected["README.txt"]))
@@ -128,18 +122,21 @@ def test_a_second_sync_of_an_unchanged_tree_publishes_no_new_release(synced: CLI
     assert "stays current" in listing
 
 
-def test_an_unchanged_file_keeps_its_object_in_the_next_release(synced: CLI, tree: Path) -> None:
+async def test_an_unchanged_file_keeps_its_object_in_the_next_release(
+    synced: CLI, tree: Path
+) -> None:
     (tree / "NEWS.txt").write_text("a new file, so that the source changed\n")
     synced("sync", DATASET)
     first, second = releases(synced)
     assert second["current"]
     assert second["report"]["new"] == 1
     assert second["report"]["bytes_transferred"] == len("a new file, so that the source changed\n")
-    before, after = manifest(synced, first["name"]), manifest(synced, second["name"])
+    before = await manifest(synced, first["name"])
+    after = await manifest(synced, second["name"])
     assert {path: after[path] for path in before} == before
 
 
-def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
+async def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
     synced: CLI, tree: Path
 ) -> None:
     path = "variants/chr1.calls.vcf"
@@ -148,7 +145,8 @@ def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
     write_md5sums(tree, [p for p in file_bytes(tree) if p != "md5sum.txt"])
     synced("sync", DATASET)
     first, second = releases(synced)
-    before, after = manifest(synced, first["name"]), manifest(synced, second["name"])
+    before = await manifest(synced, first["name"])
+    after = await manifest(synced, second["name"])
     assert after[path]["key"] == f"objects/{DATASET}/{second['name']}/{path}"
     assert (store_root(synced) / after[path]["key"]).read_bytes() == (tree / path).read_bytes()
     assert (store_root(synced) / before[path]["key"]).read_bytes() == old
@@ -156,12 +154,12 @@ def test_a_changed_file_gets_a_new_object_and_the_old_release_keeps_the_old_one(
     assert second["report"]["changed"] == 2  # the file and md5sum.txt
 
 
-def test_a_removed_file_is_absent_from_the_new_release(synced: CLI, tree: Path) -> None:
+async def test_a_removed_file_is_absent_from_the_new_release(synced: CLI, tree: Path) -> None:
     (tree / "annotation/releases/notes for v1.txt").unlink()
     synced("sync", DATASET)
     first, second = releases(synced)
-    assert "annotation/releases/notes for v1.txt" in manifest(synced, first["name"])
-    assert "annotation/releases/notes for v1.txt" not in manifest(synced, second["name"])
+    assert "annotation/releases/notes for v1.txt" in await manifest(synced, first["name"])
+    assert "annotation/releases/notes for v1.txt" not in await manifest(synced, second["name"])
     assert second["report"]["removed"] == 1
 
 
@@ -201,10 +199,10 @@ def test_the_deletion_guard_stops_a_sync_that_would_drop_most_files(
     assert releases(synced)[-1]["files"] == 3
 
 
-def test_verify_names_an_object_whose_bytes_rotted_in_the_store(synced: CLI) -> None:
+async def test_verify_names_an_object_whose_bytes_rotted_in_the_store(synced: CLI) -> None:
     assert "every object verified" in synced("verify", DATASET).stdout
     release = releases(synced)[0]["name"]
-    key = manifest(synced, release)["variants/chr1.calls.vcf"]["key"]
+    key = (await manifest(synced, release))["variants/chr1.calls.vcf"]["key"]
     target = store_root(synced) / key
     data = bytearray(target.read_bytes())
     data[100] ^= 1
@@ -214,25 +212,25 @@ def test_verify_names_an_object_whose_bytes_rotted_in_the_store(synced: CLI) -> 
     assert "variants/chr1.calls.vcf" in proc.stderr
 
 
-def test_gc_deletes_only_objects_no_retained_release_needs(synced: CLI, tree: Path) -> None:
+async def test_gc_deletes_only_objects_no_retained_release_needs(synced: CLI, tree: Path) -> None:
     path = "variants/chr1.calls.vcf"
     (tree / path).write_bytes((tree / path).read_bytes() + b"# more\n")
     synced("sync", DATASET, "--keep", "1", "--checksums", "none")
     first, second = releases(synced)
     assert first["state"] == "expired"
-    old_key = manifest(synced, first["name"])[path]["key"]
+    old_key = (await manifest(synced, first["name"]))[path]["key"]
     # the old object, and the expired release's manifest and RO-Crate
     assert "would delete 3 object(s)" in synced("gc", "--dry-run").stdout
     assert (store_root(synced) / old_key).exists()
     synced("gc")
     assert not (store_root(synced) / old_key).exists()
     assert not (store_root(synced) / "releases" / DATASET / first["name"]).exists()
-    for entry in manifest(synced, second["name"]).values():
+    for entry in (await manifest(synced, second["name"])).values():
         assert (store_root(synced) / entry["key"]).is_file()
     synced("verify", DATASET)
 
 
-def test_the_checksum_file_is_fetched_once_and_stored_from_those_bytes(
+async def test_the_checksum_file_is_fetched_once_and_stored_from_those_bytes(
     cli: CLI, tree: Path, nginx_server: NginxFactory
 ) -> None:
     server = nginx_server(tree)
@@ -241,11 +239,11 @@ def test_the_checksum_file_is_fetched_once_and_stored_from_those_bytes(
     requests = [line for line in server.log_lines() if line.startswith("GET /md5sum.txt ")]
     assert len(requests) == 1
     (release,) = releases(cli)
-    key = manifest(cli, release["name"])["md5sum.txt"]["key"]
-    assert read_object(cli, key) == (tree / "md5sum.txt").read_bytes()
+    key = (await manifest(cli, release["name"]))["md5sum.txt"]["key"]
+    assert await read_object(cli, key) == (tree / "md5sum.txt").read_bytes()
 
 
-def test_a_checksum_file_that_fails_once_is_read_again() -> None:
+async def test_a_checksum_file_that_fails_once_is_read_again() -> None:
     empty_md5 = hashlib.md5(b"").hexdigest()
     calls: list[str] = []
 
@@ -255,15 +253,12 @@ def test_a_checksum_file_that_fails_once_is_read_again() -> None:
             return web.Response(status=503, headers={"Retry-After": "0"})
         return web.Response(body=f"{empty_md5}  empty.txt\n".encode())
 
-    async def read_checksums() -> dict[str, Digest]:
-        async with misbehaving(flaky) as url:
-            source = HTTPSource(url)
-            listing = [SourceEntry("md5sum.txt", 45), SourceEntry("empty.txt", 0)]
-            try:
-                found = await published_digests(source, listing, "auto", RetryPolicy(3, 0.01))
-            finally:
-                await source.close()
-            return found.digests
-
-    assert run(read_checksums()) == {"empty.txt": Digest("md5", empty_md5)}
+    async with misbehaving(flaky) as url:
+        source = HTTPSource(url)
+        listing = [SourceEntry("md5sum.txt", 45), SourceEntry("empty.txt", 0)]
+        try:
+            found = await published_digests(source, listing, "auto", RetryPolicy(3, 0.01))
+        finally:
+            await source.close()
+    assert found.digests == {"empty.txt": Digest("md5", empty_md5)}
     assert calls == ["/md5sum.txt", "/md5sum.txt"]

@@ -21,14 +21,14 @@ from tests.fixtures.trees import file_bytes
 SourceMaker = Callable[[Path], tuple[str, list[str]]]
 
 
-def mirrored_files(cli: CLI, dataset: str) -> dict[str, bytes]:
+async def mirrored_files(cli: CLI, dataset: str) -> dict[str, bytes]:
     """Every file of the dataset's current release, read from the local store."""
-    catalog = Catalog(cli.env["DATAMIRROR_DB"])
+    catalog = await Catalog.open(cli.env["DATAMIRROR_DB"])
     try:
-        release = catalog.current_release(dataset)
-        entries = catalog.release_entries(release.id)
+        release = await catalog.releases.current(dataset)
+        entries = await catalog.releases.entries(release.id)
     finally:
-        catalog.close()
+        await catalog.close()
     store_root = Path(cli.env["DATAMIRROR_STORE"].removeprefix("file://"))
     return {e.path: (store_root / e.key).read_bytes() for e in entries}
 
@@ -79,7 +79,7 @@ def source_maker(request: pytest.FixtureRequest, cli: CLI) -> SourceMaker:
     return make
 
 
-def test_a_source_tree_is_mirrored_byte_identical_and_verified(
+async def test_a_source_tree_is_mirrored_byte_identical_and_verified(
     cli: CLI, source_maker: SourceMaker, tmp_path: Path
 ) -> None:
     root = tmp_path / "tree"
@@ -87,7 +87,7 @@ def test_a_source_tree_is_mirrored_byte_identical_and_verified(
     url, extra = source_maker(root)
     cli("source", "add", "ds", url, *extra)
     cli("sync", "ds", "--part-size", "1MiB")
-    assert mirrored_files(cli, "ds") == file_bytes(root)
+    assert await mirrored_files(cli, "ds") == file_bytes(root)
     report = json.loads(cli("releases", "ds", "--json").stdout)[-1]["report"]
     assert report["new"] == len(file_bytes(root))
     cli("verify", "ds")
@@ -113,7 +113,7 @@ def test_a_second_sync_of_an_unchanged_source_fetches_nothing(
 
 @pytest.mark.s3
 @pytest.mark.parametrize("server", ["moto", "rclone"])
-def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
+async def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
     cli: CLI,
     server: str,
     request: pytest.FixtureRequest,
@@ -133,7 +133,7 @@ def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
     url = upload_tree(endpoint, tmp_path / "bucket", "idr/")
     cli("source", "add", "idr", url, "--endpoint-url", endpoint.endpoint_url)
     cli("sync", "idr")
-    assert len(mirrored_files(cli, "idr")) == len(file_bytes(tmp_path / "bucket")) > 30
+    assert len(await mirrored_files(cli, "idr")) == len(file_bytes(tmp_path / "bucket")) > 30
 
     base = datamirror_server(cli.env)
     store = zarr.storage.FsspecStore.from_url(
@@ -147,7 +147,7 @@ def test_a_zarr_store_mirrored_from_s3_reads_back_identical_arrays(
 
 @pytest.mark.s3
 @pytest.mark.parametrize("server", ["moto", "rclone"])
-def test_single_part_s3_etags_are_checked_and_kept_as_md5(
+async def test_single_part_s3_etags_are_checked_and_kept_as_md5(
     cli: CLI, server: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     root = tmp_path / "tree"
@@ -160,10 +160,10 @@ def test_single_part_s3_etags_are_checked_and_kept_as_md5(
     url = upload_tree(endpoint, root, "pub/")
     cli("source", "add", "ds", url, "--endpoint-url", endpoint.endpoint_url)
     cli("sync", "ds")
-    catalog = Catalog(cli.env["DATAMIRROR_DB"])
+    catalog = await Catalog.open(cli.env["DATAMIRROR_DB"])
     try:
-        entries = catalog.release_entries(catalog.current_release("ds").id)
+        entries = await catalog.releases.entries((await catalog.releases.current("ds")).id)
     finally:
-        catalog.close()
+        await catalog.close()
     held = {e.path: e.md5 for e in entries}
     assert held == {p: hashlib.md5(data).hexdigest() for p, data in file_bytes(root).items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import io
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -128,8 +129,10 @@ class S3Store:
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         """PUT `data` to a presigned URL; the object's (or part's) ETag."""
         try:
-            # sent as signed: yarl must not re-encode the path
-            async with self.http().put(URL(url, encoded=True), data=data) as response:
+            # sent as signed: yarl must not re-encode the path; a BytesIO body goes out in
+            # chunks that yield to the loop (aiohttp warns of raw bytes over 1 MiB)
+            body = io.BytesIO(data)
+            async with self.http().put(URL(url, encoded=True), data=body) as response:
                 if response.status >= 300:
                     failure = S3FailureError.from_body(
                         response.status, await response.text(errors="replace")

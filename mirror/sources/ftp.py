@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import aioftp
@@ -89,7 +89,9 @@ class FTPSource:
             client = await self._connect()
             try:
                 with ftp_errors(self._url, self._host, self._port):
-                    async for full, info in client.list(self._root, recursive=True):
+                    command = await list_command(client)
+                    listing = client.list(self._root, recursive=True, raw_command=command)
+                    async for full, info in listing:
                         if info.get("type") == "file":
                             yield listed_entry(full.relative_to(self._root).as_posix(), info)
             finally:
@@ -124,8 +126,11 @@ class FTPSource:
                     check_unchanged(url, size, version, byte_range)
                     start, end = (byte_range.start, byte_range.end) if byte_range else (0, size)
                     stream = await client.download_stream(self._full(path), offset=start)
-                    async for chunk in read_stream(stream, url, end - start, end == size):
-                        yield chunk
+                    try:
+                        async for chunk in read_stream(stream, url, end - start, end == size):
+                            yield chunk
+                    finally:
+                        stream.close()  # a range stops short of the end: drop its connection
                     reusable = end == size
             finally:
                 if reusable:
@@ -151,6 +156,17 @@ async def read_stream(
     if received < want:
         raise SourceError(url, f"transfer ended after {received} of {want} bytes", transient=True)
     await stream.finish()
+
+
+async def list_command(client: aioftp.Client) -> Literal["MLSD", "LIST"] | None:
+    """MLSD where FEAT names MLST (RFC 3659 §7.8), else LIST; where FEAT is refused, None:
+    aioftp tries MLSD, then LIST. (aioftp leaves open the data connection of a refused
+    MLSD, one per folder, so a server that refuses it is not asked.)"""
+    try:
+        _, lines = await client.command("FEAT", "211")
+    except aioftp.StatusCodeError:
+        return None
+    return "MLSD" if any(line.strip().upper().startswith("MLST") for line in lines) else "LIST"
 
 
 def listed_entry(path: str, info: Any) -> SourceEntry:
