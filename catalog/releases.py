@@ -141,9 +141,9 @@ class Releases:
 
         return await self._db.run(remove)
 
-    async def publish(self, release_id: int, keep: int | None = None) -> builtins.list[str]:
-        """Make a fully verified release the current one, in one transaction; then expire
-        all but the newest `keep` published releases. The names of those expired."""
+    async def publish(self, release_id: int, keep: int | None = None) -> Release:
+        """Make a fully verified release the current one and, with `keep`, expire all but
+        the newest `keep` published releases, in one transaction."""
         return await self._db.run(lambda session: _publish(session, release_id, keep))
 
     async def retained_keys(self, dataset: str | None = None) -> set[str]:
@@ -203,7 +203,7 @@ def _current(session: Session, ds: Dataset) -> Release:
     return release
 
 
-def _publish(session: Session, release_id: int, keep: int | None) -> builtins.list[str]:
+def _publish(session: Session, release_id: int, keep: int | None) -> Release:
     release = session.get(Release, release_id)
     assert release is not None
     count, total = session.execute(

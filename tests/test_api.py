@@ -13,7 +13,8 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from catalog.repository import Catalog, DatasetSpec
+from catalog.repository import Catalog
+from catalog.source_spec import DatasetSpec
 
 REFUSED = [
     "http://127.0.0.1:8080/data/",

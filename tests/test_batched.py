@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
 from mirror.batched import Batched
 
 
+def recorder(written: list[list[int]]) -> Callable[[Sequence[int]], Awaitable[None]]:
+    async def write(batch: Sequence[int]) -> None:
+        written.append(list(batch))
+
+    return write
+
+
 async def test_a_lone_record_is_written_one_interval_later_without_more_records() -> None:
     written: list[list[int]] = []
-    batched = Batched[int](lambda batch: written.append(list(batch)), interval=0.05)
+    batched = Batched[int](recorder(written), interval=0.05)
     await batched.add(1)
     before = list(written)
     await asyncio.sleep(0.3)
@@ -23,7 +30,7 @@ async def test_a_lone_record_is_written_one_interval_later_without_more_records(
 
 async def test_records_that_arrive_together_go_in_one_batch() -> None:
     written: list[list[int]] = []
-    batched = Batched[int](lambda batch: written.append(list(batch)), interval=10)
+    batched = Batched[int](recorder(written), interval=10)
     for n in range(100):
         await batched.add(n)
     await batched.flush()
@@ -34,8 +41,8 @@ async def test_flush_waits_for_a_batch_being_written_in_the_background() -> None
     written: list[int] = []
     release = threading.Event()
 
-    def slow_write(batch: Sequence[int]) -> None:
-        release.wait(5)
+    async def slow_write(batch: Sequence[int]) -> None:
+        await asyncio.to_thread(release.wait, 5)
         written.extend(batch)
 
     batched = Batched[int](slow_write, interval=0.01)
@@ -48,7 +55,7 @@ async def test_flush_waits_for_a_batch_being_written_in_the_background() -> None
 
 
 async def test_a_failed_background_write_is_raised_by_the_next_flush() -> None:
-    def failing(batch: Sequence[int]) -> None:
+    async def failing(batch: Sequence[int]) -> None:
         raise OSError("database is locked")
 
     batched = Batched[int](failing, interval=0.01)

@@ -21,7 +21,8 @@ from catalog.errors import (
 from catalog.manifest import ManifestEntry, dump_manifest, load_manifest
 from catalog.migrations import HEAD
 from catalog.models import ReleaseState
-from catalog.repository import Catalog, DatasetSpec
+from catalog.repository import Catalog
+from catalog.source_spec import DatasetSpec
 
 
 def entry(path: str, size: int = 3) -> ManifestEntry:

@@ -197,10 +197,11 @@ def test_the_token_cli_creates_lists_and_revokes_tokens(cli: CLI) -> None:
     secret = created.split()[-1]
     assert len(secret) >= 40
     listed = cli("token", "list").stdout
-    assert re.search(r"^1\tread:genomes\tlab-a\t.*\tactive$", listed, re.MULTILINE)
+    assert listed.splitlines()[0].split() == ["ID", "SCOPES", "LABEL", "CREATED", "STATE"]
+    assert re.search(r"^1\s+read:genomes\s+lab-a\s+.*\s+active$", listed, re.MULTILINE)
     assert secret not in listed
     assert "revoked token 1" in cli("token", "revoke", "1").stdout
-    assert "revoked" in cli("token", "list").stdout.split("\t")[-1]
+    assert "revoked" in cli("token", "list").stdout.splitlines()[1].split("  ")[-1]
     unknown = cli("token", "create", "--scope", "read:nothing", check=False)
     assert unknown.returncode == 1
     assert "unknown dataset 'nothing'" in unknown.stderr

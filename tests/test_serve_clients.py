@@ -34,10 +34,10 @@ def test_wget_continue_resumes_a_partial_download(site: Site, tmp_path: Path) ->
     assert partial.read_bytes() == data
 
 
-def test_aria2c_downloads_one_file_over_eight_connections(site: Site, tmp_path: Path) -> None:
+async def test_aria2c_downloads_one_file_over_eight_connections(site: Site, tmp_path: Path) -> None:
     aria2c = tool("aria2c")
     data = random.Random(7).randbytes(6 * 1024 * 1024)
-    name = site.publish({"large.bin": data})
+    name = await site.publish({"large.bin": data})
     url = f"{site.base}/datasets/{name}/latest/large.bin"
     digest = hashlib.sha256(data).hexdigest()
     argv = [aria2c, "-x8", "-s8", "-k1M", "--min-split-size=1M", "--allow-overwrite=true"]
@@ -58,7 +58,7 @@ def _sam(rng: random.Random, contigs: dict[str, int], reads: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_samtools_reads_a_bam_region_over_http_as_it_does_locally(
+async def test_samtools_reads_a_bam_region_over_http_as_it_does_locally(
     site: Site, tmp_path: Path
 ) -> None:
     samtools = tool("samtools")
@@ -71,7 +71,7 @@ def test_samtools_reads_a_bam_region_over_http_as_it_does_locally(
         "aln/reads.bam": bam.read_bytes(),
         "aln/reads.bam.bai": (tmp_path / "reads.bam.bai").read_bytes(),
     }
-    name = site.publish(files)
+    name = await site.publish(files)
     url = f"{site.base}/datasets/{name}/latest/aln/reads.bam"
     region = "chr1:50000-60000"
     local = run_client([samtools, "view", str(bam), region]).stdout
@@ -82,7 +82,7 @@ def test_samtools_reads_a_bam_region_over_http_as_it_does_locally(
     assert remote == local
 
 
-def test_tabix_and_bcftools_read_a_bgzipped_vcf_region_over_http(
+async def test_tabix_and_bcftools_read_a_bgzipped_vcf_region_over_http(
     site: Site, tmp_path: Path
 ) -> None:
     bgzip, tabix, bcftools = tool("bgzip"), tool("tabix"), tool("bcftools")
@@ -97,7 +97,7 @@ def test_tabix_and_bcftools_read_a_bgzipped_vcf_region_over_http(
         "calls.vcf.gz": gz.read_bytes(),
         "calls.vcf.gz.tbi": (tmp_path / "calls.vcf.gz.tbi").read_bytes(),
     }
-    name = site.publish(files)
+    name = await site.publish(files)
     url = f"{site.base}/datasets/{name}/latest/calls.vcf.gz"
     region = "chr1:1000000-2000000"
     work = tmp_path / "remote"
@@ -110,7 +110,7 @@ def test_tabix_and_bcftools_read_a_bgzipped_vcf_region_over_http(
     assert remote_bcf == local_bcf
 
 
-def test_zarr_reads_an_array_over_http_through_fsspec(site: Site, tmp_path: Path) -> None:
+async def test_zarr_reads_an_array_over_http_through_fsspec(site: Site, tmp_path: Path) -> None:
     zarr = pytest.importorskip("zarr")
     np = pytest.importorskip("numpy")
     root = tmp_path / "image.zarr"
@@ -122,7 +122,7 @@ def test_zarr_reads_an_array_over_http_through_fsspec(site: Site, tmp_path: Path
         for p in root.rglob("*")
         if p.is_file()
     }
-    name = site.publish(files)
+    name = await site.publish(files)
     url = f"{site.base}/datasets/{name}/latest/image.zarr"
     store = zarr.storage.FsspecStore.from_url(url, read_only=True)
     remote = zarr.open_array(store=store, mode="r")

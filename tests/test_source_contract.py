@@ -173,7 +173,7 @@ HTTP_READERS = {
         lambda url: S3Source(
             "s3://bucket/pub/", endpoint_url=url.rstrip("/"), no_sign_request=True, policy=FAST
         ),
-        "got no Content-Range",
+        "no Content-Range",
     ),
 }
 

@@ -14,9 +14,10 @@ from aiohttp import web
 
 from catalog.errors import SourceChangedError, SourceError
 from catalog.store.base import ByteRange
+from catalog.store.s3_client import md5_of_etag
 from mirror.sample_data import sample_files
 from mirror.sources.base import SourceEntry
-from mirror.sources.s3 import S3Source, md5_of_etag
+from mirror.sources.s3 import S3Source
 from tests.fixtures.misbehaving import misbehaving
 from tests.fixtures.s3_servers import S3Endpoint
 

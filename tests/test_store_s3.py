@@ -13,10 +13,12 @@ from typing import TypeVar
 
 import pytest
 
+from catalog.config import Settings
 from catalog.errors import AccessDeniedError, ObjectNotFoundError, StoreError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
 from catalog.store.base import Store
-from catalog.store.s3 import S3Store, s3_client
+from catalog.store.s3 import S3Store
+from catalog.store.s3_client import make_client
 from tests.fixtures.net import free_port
 from tests.fixtures.s3_servers import S3Endpoint
 from tests.test_store_contract import listed
@@ -47,6 +49,12 @@ async def kept() -> AsyncIterator[Keep]:
         await store.close()
 
 
+def from_env(url: str) -> Store:
+    """A store as the CLI opens it: endpoint and region from the environment's settings."""
+    settings = Settings.from_env()
+    return open_store(url, s3_endpoint=settings.s3_endpoint, region=settings.aws_region)
+
+
 def stored_keys(endpoint: S3Endpoint, bucket: str) -> list[str]:
     with closing(endpoint.client()) as client:
         listing = client.list_objects_v2(Bucket=bucket)
@@ -55,7 +63,7 @@ def stored_keys(endpoint: S3Endpoint, bucket: str) -> list[str]:
 
 async def test_keys_live_under_the_url_prefix(aws_env: S3Endpoint, kept: Keep) -> None:
     bucket = aws_env.new_bucket()
-    store = kept(open_store(f"s3://{bucket}/some/prefix/"))
+    store = kept(from_env(f"s3://{bucket}/some/prefix/"))
     await store.put("objects/ds/r1/a.txt", b"a")
     with closing(aws_env.client()) as client:
         client.put_object(Bucket=bucket, Key="outside.txt", Body=b"not ours")
@@ -68,7 +76,7 @@ async def test_a_store_without_a_prefix_uses_the_whole_bucket(
     aws_env: S3Endpoint, kept: Keep
 ) -> None:
     bucket = aws_env.new_bucket()
-    store = kept(open_store(f"s3://{bucket}"))
+    store = kept(from_env(f"s3://{bucket}"))
     await store.put("k", b"v")
     assert stored_keys(aws_env, bucket) == ["k"]
 
@@ -84,7 +92,7 @@ async def test_the_endpoint_argument_wins_over_the_environment(
 
 
 async def test_a_single_part_etag_is_the_md5_of_the_bytes(aws_env: S3Endpoint, kept: Keep) -> None:
-    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
+    store = kept(from_env(f"s3://{aws_env.new_bucket()}/p"))
     data = os.urandom(10_000)
     await store.put("k", data)
     assert (await store.stat("k")).etag == hashlib.md5(data).hexdigest()
@@ -93,7 +101,7 @@ async def test_a_single_part_etag_is_the_md5_of_the_bytes(aws_env: S3Endpoint, k
 async def test_a_presigned_url_fetches_the_object_without_credentials(
     aws_env: S3Endpoint, kept: Keep
 ) -> None:
-    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
+    store = kept(from_env(f"s3://{aws_env.new_bucket()}/p"))
     assert isinstance(store, SupportsPresign)
     assert not isinstance(store, SupportsLocalPath)
     await store.put("dir/file.vcf", b"##fileformat=VCFv4.2\n")
@@ -104,7 +112,7 @@ async def test_a_presigned_url_fetches_the_object_without_credentials(
 
 
 async def test_s3_part_writers_take_whole_parts(aws_env: S3Endpoint, kept: Keep) -> None:
-    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
+    store = kept(from_env(f"s3://{aws_env.new_bucket()}/p"))
     writer = await store.start_upload("k", 5 * 1024 * 1024)
     assert not isinstance(writer, SupportsWriteAt)
     await writer.abort()
@@ -113,7 +121,7 @@ async def test_s3_part_writers_take_whole_parts(aws_env: S3Endpoint, kept: Keep)
 async def test_a_part_goes_up_presigned_and_lands_with_its_md5_etag(
     aws_env: S3Endpoint, kept: Keep
 ) -> None:
-    store = kept(open_store(f"s3://{aws_env.new_bucket()}/p"))
+    store = kept(from_env(f"s3://{aws_env.new_bucket()}/p"))
     data = os.urandom(5 * 1024 * 1024)
     writer = await store.start_upload("k", len(data))
     landed = await writer.write_part(1, data)
@@ -128,7 +136,7 @@ async def test_a_part_for_an_aborted_upload_is_refused_as_not_found(
     # rclone only: moto answers any part for an aborted upload with a bare HTTP 500
     for name, value in rclone_endpoint.env().items():
         monkeypatch.setenv(name, value)
-    store = kept(open_store(f"s3://{rclone_endpoint.new_bucket()}/p"))
+    store = kept(from_env(f"s3://{rclone_endpoint.new_bucket()}/p"))
 
     writer = await store.start_upload("k", 5 * 1024 * 1024)
     await writer.abort()
@@ -140,7 +148,7 @@ async def test_a_part_for_an_aborted_upload_is_refused_as_not_found(
 async def test_a_missing_bucket_is_a_store_error_that_says_to_create_it(
     aws_env: S3Endpoint, kept: Keep
 ) -> None:
-    store = kept(open_store("s3://dm-no-such-bucket-here/p"))
+    store = kept(from_env("s3://dm-no-such-bucket-here/p"))
     with pytest.raises(StoreError) as caught:
         await store.put("k", b"v")
     assert not isinstance(caught.value, ObjectNotFoundError)
@@ -154,7 +162,7 @@ async def test_wrong_credentials_are_access_denied(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "DMWRONGACCESSKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
-    store = kept(S3Store("anything", "", s3_client(rclone_endpoint.endpoint_url)))
+    store = kept(S3Store("anything", "", make_client(rclone_endpoint.endpoint_url, "us-east-1")))
     with pytest.raises(AccessDeniedError) as caught:
         await store.get("k")
     assert isinstance(caught.value, PermissionError)
@@ -167,7 +175,7 @@ async def test_an_unreachable_endpoint_is_a_transient_store_error(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     dead = f"http://127.0.0.1:{free_port()}"
-    store = kept(S3Store("bucket", "", s3_client(dead, max_attempts=1)))
+    store = kept(S3Store("bucket", "", make_client(dead, "us-east-1")))
     with pytest.raises(StoreError) as caught:
         await store.stat("k")
     assert caught.value.is_transient()
@@ -182,9 +190,7 @@ async def test_missing_credentials_are_a_store_error_with_a_hint(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    store = kept(
-        S3Store("bucket", "", s3_client(f"http://127.0.0.1:{free_port()}", max_attempts=1))
-    )
+    store = kept(S3Store("bucket", "", make_client(f"http://127.0.0.1:{free_port()}", "us-east-1")))
     with pytest.raises(StoreError) as caught:
         await store.stat("k")
     assert "AWS_ACCESS_KEY_ID" in caught.value.hint

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.errors import ConfigError
+from catalog.errors import InvalidSettingError
 from mirror.sample_data import write_sample_tree
 from mirror.worker import next_due
 from tests.conftest import CLI
@@ -27,8 +27,8 @@ def test_the_next_run_follows_the_schedule_after_the_last_one() -> None:
     assert next_due("*/5 * * * *", NOW, NOW) == datetime(2024, 5, 1, 12, 10, tzinfo=UTC)
 
 
-def test_an_invalid_schedule_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="cron"):
+def test_an_invalid_schedule_is_refused_naming_cron() -> None:
+    with pytest.raises(InvalidSettingError, match="cron"):
         next_due("every day", None, NOW)
 
 
