@@ -25,7 +25,7 @@ from serve.catalog_view import CatalogView, DatasetInfo
 from serve.documents import NAMES, RESERVED, Documents
 from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, dispatch
 from serve.http.conditional import EntityTag
-from serve.http.content_types import content_type
+from catalog.media_types import content_type
 from serve.http.cors import SERVED_PRIVATE
 from serve.http.digests import known_digests
 from serve.http.negotiation import prefers_json
