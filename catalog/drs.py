@@ -48,7 +48,7 @@ class DrsIndex:
             ).one_or_none()
             if row is None:
                 return None
-            entry, release, published_at, dataset = row.tuple()
+            entry, release, published_at, dataset = row
             return Located(dataset, release, _utc(published_at), entry_to_manifest(entry))
 
         return await self._db.run(find)
@@ -64,7 +64,7 @@ class DrsIndex:
             ).one_or_none()
             if row is None:
                 return None
-            release, published_at, dataset = row.tuple()
+            release, published_at, dataset = row
             return Located(dataset, release, _utc(published_at))
 
         return await self._db.run(find)

@@ -50,10 +50,10 @@ def upgrade() -> None:
 
 
 def _fill_ids(connection: sa.Connection) -> None:
-    names = dict(connection.execute(sa.select(datasets.c.id, datasets.c.name)).tuples().all())
+    names = dict(connection.execute(sa.select(datasets.c.id, datasets.c.name)).all())
     owners: dict[int, str] = {}
     rows = connection.execute(sa.select(releases.c.id, releases.c.dataset_id, releases.c.name))
-    for release_id, dataset_id, name in rows.tuples().all():
+    for release_id, dataset_id, name in rows.all():
         owners[release_id] = names[dataset_id]
         connection.execute(
             releases.update()
@@ -61,7 +61,7 @@ def _fill_ids(connection: sa.Connection) -> None:
             .values(drs_id=bundle_id(names[dataset_id], name))
         )
     query = sa.select(entries.c.id, entries.c.release_id, entries.c.path, entries.c.xxh3_128)
-    found = connection.execute(query.order_by(entries.c.id)).tuples().all()
+    found = connection.execute(query.order_by(entries.c.id)).all()
     update = (
         entries.update().where(entries.c.id == sa.bindparam("row")).values(drs_id=sa.bindparam("d"))
     )
