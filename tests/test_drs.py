@@ -141,8 +141,8 @@ def test_identical_bytes_at_the_same_path_keep_their_drs_id_across_releases(site
     name = site.publish({"same.txt": b"same bytes", "changed.txt": b"first"})
     one = listing(site, name, "latest")
     publish_files(site.catalog, site.store, name, {"same.txt": b"same bytes", "changed.txt": b"2"})
-    releases = [r["name"] for r in get_json(f"{site.base}/datasets/{name}/",
-                                            headers={"Accept": "application/json"})["releases"]]  # fmt: skip
+    landing = get_json(f"{site.base}/datasets/{name}/", headers={"Accept": "application/json"})
+    releases = [r["name"] for r in landing["releases"]]
     assert len(releases) == 2
     old, new = (listing(site, name, r) for r in sorted(releases))
     assert one["release"] == old["release"]
