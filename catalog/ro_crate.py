@@ -11,7 +11,8 @@ always there, even when the curator gave only a name and a URL:
 - `license`: a contextual entity for a URL or an SPDX identifier, the curator's words
   for anything else, or a sentence saying that it is unknown (RO-Crate 1.2 allows a
   textual description);
-- `publisher`: the organization at the source's host (`Organization`, `@id` its origin).
+- `publisher`: the organization at the source's host (an `Organization`, its origin as
+  `url`).
 
 The source is `isBasedOn`; the sync run is a `CreateAction` (start and end time, the
 source as `object`, the crate as `result`) with datamirror and its version as
@@ -181,11 +182,12 @@ def spdx_id(text: str) -> str | None:
 
 
 def publisher_of(source_url: str) -> dict[str, Any]:
-    """The organization at the source's host: what published the bytes mirrored."""
+    """The organization at the source's host: what published the bytes mirrored (a local
+    id: its origin may be the source's own URL, which is the `isBasedOn` entity)."""
     parts = urlsplit(source_url)
     origin = f"{parts.scheme}://{parts.netloc}/"
-    return {"@id": origin, "@type": "Organization", "name": parts.hostname or parts.netloc,
-            "url": origin}  # fmt: skip
+    return {"@id": "#source-publisher", "@type": "Organization",
+            "name": parts.hostname or parts.netloc, "url": origin}  # fmt: skip
 
 
 def tool_entity() -> dict[str, Any]:
