@@ -259,11 +259,10 @@ def test_a_restricted_object_is_404_without_a_token_and_signed_with_one(site: Si
     unknown = drs_error(f"{site.base}{DRS}/objects/{'0' * 32}", 404)
     others = read_token(site, f"read:{site.publish(FILES, prefix='restricted', restricted=True)}")
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, others):
-        for drs_id in (ids["dir/a.txt"], bundle):
-            msg = drs_error(f"{site.base}{DRS}/objects/{drs_id}", 404, headers=headers)
-            assert msg == unknown.replace("0" * 32, drs_id)
-        access = f"{site.base}{DRS}/objects/{ids['dir/a.txt']}/access/https"
-        drs_error(access, 404, headers=headers)
+        for drs_id in (ids["dir/a.txt"], bundle, f"{bundle}.{'0' * 16}"):
+            for path in ("", "/access/https"):
+                url = f"{site.base}{DRS}/objects/{drs_id}{path}"
+                assert drs_error(url, 404, headers=headers) == unknown.replace("0" * 32, drs_id)
     found = drs_object(site, ids["dir/a.txt"], headers=auth)
     (method,) = found["access_methods"]
     assert "access_url" not in method

@@ -52,6 +52,7 @@ PREFIX = "/ga4gh/drs/v1"
 SIGNED_SECONDS = 3600
 MAX_BUNDLES = 16
 JSON_HEADERS = {hdrs.CACHE_CONTROL: "no-cache"}
+ACCESS_HEADERS = {hdrs.CACHE_CONTROL: "no-store"}  # a signed URL is for its asker only
 NO_PASSPORTS = (
     "GA4GH Passports are not supported by this server; send `Authorization: Bearer <token>` "
     "with a token that may read the dataset"
@@ -130,12 +131,12 @@ async def post_bulk(request: web.Request) -> web.Response:
 
 
 async def get_access(request: web.Request) -> web.Response:
-    return _answer(await _access(request))
+    return web.json_response(await _access(request), headers=ACCESS_HEADERS)
 
 
 async def post_access(request: web.Request) -> web.Response:
     await _post_body(request)
-    return _answer(await _access(request))
+    return web.json_response(await _access(request), headers=ACCESS_HEADERS)
 
 
 async def _object(request: web.Request, drs_id: str, expand: bool) -> dict[str, Any]:
@@ -190,8 +191,7 @@ async def _access(request: web.Request) -> dict[str, Any]:
     drs_id, access_id = request.match_info["object_id"], request.match_info["access_id"]
     located = await api.catalog.drs.file(drs_id)
     if located is None or located.entry is None:
-        if await api.catalog.drs.bundle(drs_id) is None and split_folder_id(drs_id) is None:
-            raise _unknown(drs_id)
+        await _object(request, drs_id, expand=False)  # the unknown id's 404 unless visible
         raise ProblemError(404, f"the bundle {drs_id} has no access methods; fetch its contents")
     facts = await _file_facts(request, api, drs_id, located)
     if access_id != ACCESS_ID:
