@@ -263,6 +263,9 @@ def test_a_restricted_object_is_404_without_a_token_and_signed_with_one(site: Si
             for path in ("", "/access/https"):
                 url = f"{site.base}{DRS}/objects/{drs_id}{path}"
                 assert drs_error(url, 404, headers=headers) == unknown.replace("0" * 32, drs_id)
+    crate = f"{site.base}/datasets/{name}/{release}/ro-crate-metadata.json"
+    assert fetch(crate)[0] == 404
+    assert json.loads(fetch(crate, headers=auth)[2])["@graph"][1]["@id"] == "./"
     found = drs_object(site, ids["dir/a.txt"], headers=auth)
     (method,) = found["access_methods"]
     assert "access_url" not in method
