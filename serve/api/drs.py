@@ -65,7 +65,7 @@ class DrsApi:
 
     catalog: Catalog
     view: CatalogView
-    bundles: LRUCache[tuple[str, str], ReleaseBundles]
+    bundles: LRUCache[int, ReleaseBundles]  # by release id
 
 
 DRS = web.AppKey("drs_api", DrsApi)
@@ -160,7 +160,7 @@ async def _bundle(
         raise _unknown(drs_id)
     ds = await _visible(request, api, located, drs_id)
     index = await api.view.index(ds, located.release)
-    bundles = await _bundles(api, ds, index)
+    bundles = await _bundles(api, index)
     path = "" if key is None else bundles.paths.get(key)
     if path is None:
         raise _unknown(drs_id)
@@ -168,12 +168,11 @@ async def _bundle(
                          published_at=located.published_at, source_url=ds.url)  # fmt: skip
 
 
-async def _bundles(api: DrsApi, ds: DatasetInfo, index: ReleaseIndex) -> ReleaseBundles:
+async def _bundles(api: DrsApi, index: ReleaseIndex) -> ReleaseBundles:
     """Releases are immutable: their bundles are summed once and kept (an LRU)."""
-    key = (ds.name, index.release)
-    found = api.bundles.get(key)
+    found = api.bundles.get(index.release_id)
     if found is None:
-        found = api.bundles[key] = await asyncio.to_thread(ReleaseBundles.build, index)
+        found = api.bundles[index.release_id] = await asyncio.to_thread(ReleaseBundles.build, index)
     return found
 
 
