@@ -1,7 +1,8 @@
 """Release manifests: the value objects a release is made of, and their JSON form.
 
-A manifest lists every path of a release with its object key, size and digests. It is
-written next to the release in the store, so the catalog can be rebuilt from the store.
+A manifest lists every path of a release with its object key, size, digests and GA4GH DRS
+id (`drs_id`), and the release's own DRS bundle id (`drs_bundle_id`). It is written next to
+the release in the store, so the catalog can be rebuilt from the store.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from catalog.drs_ids import bundle_id, object_id
 
 MANIFEST_VERSION = 1
 
@@ -67,12 +70,17 @@ class ManifestEntry:
 def dump_manifest(
     dataset: str, release: str, source_url: str, entries: Iterable[ManifestEntry]
 ) -> bytes:
+    files = [
+        {**e.to_json(), "drs_id": object_id(dataset, e.path, e.xxh3_128)}
+        for e in sorted(entries, key=lambda e: e.path)
+    ]
     document = {
         "version": MANIFEST_VERSION,
         "dataset": dataset,
         "release": release,
         "source": source_url,
-        "files": [e.to_json() for e in sorted(entries, key=lambda e: e.path)],
+        "drs_bundle_id": bundle_id(dataset, release),
+        "files": files,
     }
     return json.dumps(document, indent=1, sort_keys=True).encode()
 

@@ -57,6 +57,8 @@ class Release(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
+    # the release as a GA4GH DRS bundle (`catalog.drs_ids.bundle_id`)
+    drs_id: Mapped[str | None] = mapped_column(String(32), default=None, unique=True, index=True)
     state: Mapped[ReleaseState] = mapped_column(
         Enum(ReleaseState, native_enum=False, length=20), default=ReleaseState.BUILDING
     )
@@ -128,6 +130,9 @@ class Entry(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     other_digests: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     source_etag: Mapped[str | None] = mapped_column(Text, default=None)
+    # the file as a GA4GH DRS object (`catalog.drs_ids.object_id`): the same in every
+    # release that holds these bytes at this path, so one id may have several rows
+    drs_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
 
     release: Mapped[Release] = relationship(back_populates="entries")
 

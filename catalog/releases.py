@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog.datasets import find_dataset
 from catalog.db import Database
+from catalog.drs_ids import bundle_id, object_id
 from catalog.errors import NoReleaseError, UnknownReleaseError
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Entry, Release, ReleaseState, Transfer, utcnow
@@ -108,7 +109,8 @@ class Releases:
                 )
             ).all()
             serial = 1 + max((_serial(n) for n in names), default=0)
-            release = Release(dataset_id=ds.id, name=f"{day}.{serial}")
+            name = f"{day}.{serial}"
+            release = Release(dataset_id=ds.id, name=name, drs_id=bundle_id(ds.name, name))
             session.add(release)
             session.flush()
             return release
@@ -179,6 +181,12 @@ class Releases:
 
 
 def record_entries(session: Session, release_id: int, entries: Sequence[ManifestEntry]) -> None:
+    """Each with its DRS id (`catalog.drs_ids.object_id`), which the DRS index looks up."""
+    dataset = session.scalar(
+        select(Dataset.name).join(Release, Release.dataset_id == Dataset.id)
+        .where(Release.id == release_id)
+    )  # fmt: skip
+    assert dataset is not None, f"release {release_id} exists"
     paths = [e.path for e in entries]
     session.execute(delete(Entry).where(Entry.release_id == release_id, Entry.path.in_(paths)))
     # a bulk INSERT (executemany): building ORM objects costs 5x more per row
@@ -189,6 +197,7 @@ def record_entries(session: Session, release_id: int, entries: Sequence[Manifest
                 "release_id": release_id, "path": e.path, "size": e.size, "mtime": e.mtime,
                 "object_key": e.key, "xxh3_128": e.xxh3_128, "md5": e.md5, "sha256": e.sha256,
                 "other_digests": dict(e.other_digests) or None, "source_etag": e.source_etag,
+                "drs_id": object_id(dataset, e.path, e.xxh3_128),
             }
             for e in entries
         ],

@@ -8,6 +8,7 @@ thread, so no caller blocks its event loop and none calls `to_thread` itself.
     catalog.transfers   chunked uploads and their landed parts   (catalog.transfers)
     catalog.tokens      bearer tokens and the URL-signing key    (catalog.tokens)
     catalog.leases      one job per dataset at a time            (catalog.leases)
+    catalog.drs         which release holds a GA4GH DRS id       (catalog.drs)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 
 from catalog.datasets import Datasets
 from catalog.db import Database, migrate
+from catalog.drs import DrsIndex
 from catalog.leases import Leases
 from catalog.releases import Releases
 from catalog.runs import Runs
@@ -34,6 +36,7 @@ class Catalog:
         self.transfers = Transfers(self.db)
         self.tokens = Tokens(self.db)
         self.leases = Leases(self.db)
+        self.drs = DrsIndex(self.db)
 
     @classmethod
     async def open(cls, db_url: str) -> Catalog:

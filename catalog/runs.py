@@ -61,6 +61,17 @@ class Runs:
 
         return await self._db.run(latest)
 
+    async def of_release(self, release_id: int) -> SyncRun | None:
+        """The run that completed a release (the newest succeeded run that built it)."""
+
+        def run(session: Session) -> SyncRun | None:
+            query = select(SyncRun).where(
+                SyncRun.release_id == release_id, SyncRun.state == RunState.SUCCEEDED
+            )
+            return session.scalar(query.order_by(SyncRun.id.desc()).limit(1))
+
+        return await self._db.run(run)
+
     async def abandon(self, release_id: int) -> int:
         """Mark runs of a release still `running` (their worker died) failed; count them."""
 

@@ -1,71 +1,48 @@
 """What a release writes into the store before it is published: its manifest.json and
-its ro-crate-metadata.json (the flip itself is `catalog.releases.publish`)."""
+its RO-Crate 1.2 ro-crate-metadata.json (`catalog.ro_crate`); the flip itself is
+`catalog.releases.publish`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import quote
+from datetime import datetime
 
 from catalog.layout import manifest_key, ro_crate_key
 from catalog.manifest import ManifestEntry, dump_manifest
 from catalog.models import Dataset, Release, utcnow
+from catalog.ro_crate import CrateFacts, ro_crate
 from catalog.store.base import Store
 
-RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.1/context"
-RO_CRATE_PROFILE = "https://w3id.org/ro/crate/1.1"
 
-
-def ro_crate(dataset: Dataset, release: str, entries: Sequence[ManifestEntry]) -> dict[str, Any]:
-    """An RO-Crate 1.1 metadata document describing the release and each of its files."""
-    files = [file_entity(e) for e in entries]
-    root: dict[str, Any] = {
-        "@id": "./",
-        "@type": "Dataset",
-        "name": dataset.title or dataset.name,
-        "identifier": f"{dataset.name}/{release}",
-        "version": release,
-        "datePublished": utcnow().isoformat(timespec="seconds"),
-        "isBasedOn": {"@id": dataset.url},
-        "hasPart": [{"@id": f["@id"]} for f in files],
-        "contentSize": str(sum(e.size for e in entries)),
-    }
-    if dataset.description:
-        root["description"] = dataset.description
-    if dataset.license:
-        root["license"] = {"@id": dataset.license}
-    descriptor = {
-        "@id": "ro-crate-metadata.json",
-        "@type": "CreativeWork",
-        "conformsTo": {"@id": RO_CRATE_PROFILE},
-        "about": {"@id": "./"},
-    }
-    source = {"@id": dataset.url, "@type": "CreativeWork", "name": f"source of {dataset.name}"}
-    return {"@context": RO_CRATE_CONTEXT, "@graph": [descriptor, root, source, *files]}
-
-
-def file_entity(entry: ManifestEntry) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "@id": quote(entry.path),
-        "@type": "File",
-        "name": entry.path.rsplit("/", 1)[-1],
-        "contentSize": str(entry.size),
-    }
-    if entry.sha256:
-        entity["sha256"] = entry.sha256
-    if entry.md5:
-        entity["md5"] = entry.md5
-    if entry.mtime:
-        entity["dateModified"] = entry.mtime.isoformat()
-    return entity
+def crate_facts(dataset: Dataset, release: str, run_started: datetime | None) -> CrateFacts:
+    """The crate's facts for a release about to be published (now)."""
+    now = utcnow()
+    return CrateFacts(
+        dataset=dataset.name, source_url=dataset.url, release=release, published=now,
+        title=dataset.title, description=dataset.description, license=dataset.license,
+        run_started=run_started, run_ended=now,
+    )  # fmt: skip
 
 
 async def write_release_files(
-    store: Store, dataset: Dataset, release: Release, entries: Sequence[ManifestEntry]
+    store: Store,
+    dataset: Dataset,
+    release: Release,
+    entries: Sequence[ManifestEntry],
+    run_started: datetime | None = None,
 ) -> None:
     """manifest.json and ro-crate-metadata.json under releases/<dataset>/<release>/."""
-    manifest = dump_manifest(dataset.name, release.name, dataset.url, entries)
-    crate = json.dumps(ro_crate(dataset, release.name, entries), indent=1).encode()
+    facts = crate_facts(dataset, release.name, run_started)
+    manifest, crate = await asyncio.to_thread(_documents, dataset, release.name, entries, facts)
     await store.put(manifest_key(dataset.name, release.name), manifest)
     await store.put(ro_crate_key(dataset.name, release.name), crate)
+
+
+def _documents(
+    dataset: Dataset, release: str, entries: Sequence[ManifestEntry], facts: CrateFacts
+) -> tuple[bytes, bytes]:
+    manifest = dump_manifest(dataset.name, release, dataset.url, entries)
+    crate = json.dumps(ro_crate(facts, entries), indent=1, ensure_ascii=False).encode()
+    return manifest, crate

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from catalog.errors import (
     ChecksumMismatchError,
@@ -106,7 +107,7 @@ async def run_sync(
             await catalog.runs.attach(run.id, release.id)
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
-                                  progress)  # fmt: skip
+                                  progress, run.started_at)  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
@@ -167,7 +168,7 @@ async def plan_sync(
 
 async def _build(
     catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
-    planned: Planned, options: SyncOptions, progress: Progress | None,
+    planned: Planned, options: SyncOptions, progress: Progress | None, started: datetime,
 ) -> SyncReport:  # fmt: skip
     await _prepare_release(catalog, store, dataset.name, release.id, planned.plan)
     todo = await not_yet_landed(catalog, store, dataset.name, release, planned.plan)
@@ -189,7 +190,7 @@ async def _build(
         progress.close()
     if not outcome.errors:
         entries = await catalog.releases.entries(release.id)
-        await write_release_files(store, dataset, release, entries)
+        await write_release_files(store, dataset, release, entries, started)
         await store.flush()
     return make_report(dataset.name, release.name, planned, outcome)
 

@@ -9,6 +9,7 @@ Every route has a name, which labels its metrics; each answers OPTIONS (CORS pre
 /datasets/<ds>/<release|latest>/<path>     file: a file of the release
 /datasets/<ds>/<release|latest>/.datamirror/<name>   document: manifest.json, md5sum.txt
 /api/v1/...                                api.*: the curator API (serve.api.curator)
+/ga4gh/drs/v1/...                          drs.*: GA4GH DRS 1.5 (serve.api.drs)
 /metrics                                   metrics: Prometheus metrics of this process
 /healthz  /readyz                          health, health.ready
 
@@ -35,6 +36,8 @@ from serve import routes
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api.curator import API, CuratorApi
 from serve.api.curator import add_routes as add_api_routes
+from serve.api.drs import DRS, drs_api
+from serve.api.drs import add_routes as add_drs_routes
 from serve.catalog_view import CatalogView
 from serve.documents import Documents
 from serve.http.cors import add_cors_headers, add_resource
@@ -77,6 +80,7 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     add_resource(router, "/readyz", "health.ready", {"GET": readyz})
     add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})
     add_api_routes(router)
+    add_drs_routes(app)
     return app
 
 
@@ -101,9 +105,11 @@ async def _serving(
     app[API] = CuratorApi(catalog, runtime.settings.source_allowlist)
     senders = object_senders(store, sendfile=config.sendfile, hot_bytes=config.hot_cache_bytes)
     presigner = store if config.redirect_to_store and isinstance(store, SupportsPresign) else None
+    view = CatalogView(catalog, ttl=config.ttl)
+    app[DRS] = drs_api(catalog, view)
     app[routes.DATASETS] = routes.Datasets(
-        view=CatalogView(catalog, ttl=config.ttl),
-        documents=Documents(store),
+        view=view,
+        documents=Documents(store, catalog),
         senders=senders,
         presigner=presigner,
     )

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from catalog.drs_ids import bundle_id, drs_uri, folder_id, object_id
 from serve.http.conditional import http_date
 from serve.release_index import Child
 
@@ -62,15 +63,24 @@ def _row(child: Child, fallback_date: datetime | None) -> str:
 
 
 def listing_json(
-    dataset: str, release: str, path: str, children: tuple[Child, ...]
+    dataset: str, release: str, path: str, children: tuple[Child, ...], hostname: str
 ) -> dict[str, Any]:
+    """Each file with its GA4GH DRS id and URI, each folder with its bundle's, and the
+    release's bundle (`hostname` names this server in the drs:// URIs)."""
+    bundle = bundle_id(dataset, release)
     entries: list[dict[str, Any]] = []
     for child in children:
         entry = child.entry
         if entry is None:
-            entries.append({"name": child.href, "type": "directory"})
+            folder = folder_id(bundle, f"{path}/{child.name}" if path else child.name)
+            uri = drs_uri(hostname, folder)
+            entries.append(
+                {"name": child.href, "type": "directory", "drs_id": folder, "drs_uri": uri}
+            )
             continue
+        drs_id = object_id(dataset, entry.path, entry.xxh3_128)
         item: dict[str, Any] = {"name": child.name, "type": "file", "size": entry.size}
+        item["drs_id"], item["drs_uri"] = drs_id, drs_uri(hostname, drs_id)
         item["mtime"] = entry.mtime.isoformat() if entry.mtime else None
         item["xxh3_128"] = entry.xxh3_128
         for field in ("md5", "sha256"):
@@ -78,4 +88,11 @@ def listing_json(
             if value:
                 item[field] = value
         entries.append(item)
-    return {"dataset": dataset, "release": release, "path": path, "entries": entries}
+    return {
+        "dataset": dataset,
+        "release": release,
+        "path": path,
+        "drs_bundle_id": bundle,
+        "drs_bundle_uri": drs_uri(hostname, bundle),
+        "entries": entries,
+    }

@@ -18,6 +18,7 @@ from cachetools import LRUCache
 from catalog.errors import UnknownDatasetError
 from catalog.layout import NAME_RE
 from catalog.manifest import ManifestEntry
+from catalog.media_types import content_type
 from catalog.store.base import SupportsPresign
 from serve.access import ACCESS
 from serve.bodies import BytesSender
@@ -25,7 +26,6 @@ from serve.catalog_view import CatalogView, DatasetInfo
 from serve.documents import NAMES, RESERVED, Documents
 from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, dispatch
 from serve.http.conditional import EntityTag
-from serve.http.content_types import content_type
 from serve.http.cors import SERVED_PRIVATE
 from serve.http.digests import known_digests
 from serve.http.negotiation import prefers_json
@@ -106,7 +106,8 @@ async def listing(request: web.Request) -> web.StreamResponse:
     if children is None:
         raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
     if prefers_json(request.headers.get(hdrs.ACCEPT)):
-        return _json(listing_json(ds.name, index.release, where.path, children), NO_CACHE)
+        body = listing_json(ds.name, index.release, where.path, children, _hostname(request))
+        return _json(body, NO_CACHE)
     title = f"/datasets/{ds.name}/{where.release}/{where.path}".rstrip("/") + "/"
     return _html(listing_html(title, children, index.published_at), NO_CACHE)
 
@@ -202,7 +203,7 @@ async def _document(
     name: str,
     cache: str,
 ) -> web.StreamResponse:
-    doc = await state.documents.get(name, index, ds.url)
+    doc = await state.documents.get(name, index, ds, _hostname(request))
     rep = Representation(
         path=name,
         size=len(doc.data),
@@ -225,6 +226,11 @@ def _to_slash(request: web.Request) -> web.HTTPFound:
 
 def _base(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
+
+
+def _hostname(request: web.Request) -> str:
+    """The host asked for, without its port: what drs:// URIs name."""
+    return request.url.host or request.host
 
 
 def _json(body: dict[str, Any], cache: str) -> web.Response:

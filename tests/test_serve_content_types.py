@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve.http.content_types import content_type
+from catalog.media_types import content_type
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ async def test_a_full_sync_is_byte_identical_in_the_store_and_the_manifest(
     crate_key = f"releases/{DATASET}/{release['name']}/ro-crate-metadata.json"
     crate = json.loads(await read_object(synced, crate_key) or b"{}")
     kinds = {e["@id"]: e for e in crate["@graph"]}
-    assert kinds["./"]["license"] == {"@id": "CC0-1.0"}
+    assert kinds["./"]["license"] == {"@id": "http://spdx.org/licenses/CC0-1.0"}
     assert kinds["README.txt"]["contentSize"] == str(len(expected["README.txt"]))
     assert release["report"]["new"] == len(expected)
 

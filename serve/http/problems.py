@@ -3,6 +3,10 @@
 `problem_middleware` turns every `DatamirrorError` and aiohttp HTTP error into one, and any
 unexpected exception into a plain 500 (logged server-side, never shown). Errors carry a
 `hint` for visitors and a `cli_hint` for the terminal: only `hint` is ever answered.
+
+An API whose standard fixes its own error body (GA4GH DRS: `{"msg", "status_code"}`)
+registers it for its path prefix under `ERROR_BODIES`; errors under that prefix, a path no
+route matches included, are then that JSON body whatever the request accepts.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from serve.http.negotiation import prefers_json
 log = logging.getLogger(__name__)
 NO_ROUTE_HINT = "the index at / lists the datasets this server offers"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorBody = Callable[[int, str, str | None], dict[str, object]]
+"""(status, detail, hint) -> the JSON error body of an API"""
+ERROR_BODIES = web.AppKey("error_bodies", dict[str, ErrorBody])
+"""path prefix -> the error body of the API there"""
 
 
 class ProblemError(Exception):
@@ -53,7 +61,11 @@ def problem_response(
 ) -> web.Response:
     """`extensions`: RFC 9457 §3.2 members (such as the `field` a validation error names)."""
     title = HTTPStatus(status).phrase
-    if prefers_json(request.headers.get("Accept")):
+    own_body = _own_error_body(request)
+    if own_body is not None:
+        text = json.dumps({**own_body(status, detail, hint), **(extensions or {})})
+        content_type = "application/json"
+    elif prefers_json(request.headers.get("Accept")):
         body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
         body["detail"] = detail
         if hint:
@@ -69,6 +81,13 @@ def problem_response(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _own_error_body(request: web.Request) -> ErrorBody | None:
+    for prefix, body in request.app.get(ERROR_BODIES, {}).items():
+        if request.path.startswith(prefix):
+            return body
+    return None
 
 
 @web.middleware

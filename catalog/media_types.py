@@ -1,4 +1,5 @@
-"""Content-Type by file name, including the formats of bioinformatics.
+"""Media types by file name, including the formats of bioinformatics: the server's
+Content-Type, a DRS object's `mime_type` and an RO-Crate file's `encodingFormat`.
 
 Compressed files are served as what they are (`application/gzip` for `.fa.gz` and BGZF):
 the server never sets Content-Encoding, so clients get the stored bytes, which is what
