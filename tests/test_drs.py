@@ -137,10 +137,14 @@ def test_the_mime_type_is_the_content_type_the_file_is_served_with(site: Site) -
 
 
 @LOCAL
-def test_identical_bytes_at_the_same_path_keep_their_drs_id_across_releases(site: Site) -> None:
-    name = site.publish({"same.txt": b"same bytes", "changed.txt": b"first"})
+async def test_identical_bytes_at_the_same_path_keep_their_drs_id_across_releases(
+    site: Site,
+) -> None:
+    name = await site.publish({"same.txt": b"same bytes", "changed.txt": b"first"})
     one = listing(site, name, "latest")
-    publish_files(site.catalog, site.store, name, {"same.txt": b"same bytes", "changed.txt": b"2"})
+    await publish_files(
+        site.catalog, site.store, name, {"same.txt": b"same bytes", "changed.txt": b"2"}
+    )
     landing = get_json(f"{site.base}/datasets/{name}/", headers={"Accept": "application/json"})
     releases = [r["name"] for r in landing["releases"]]
     assert len(releases) == 2
@@ -247,8 +251,8 @@ def test_bulk_objects_resolve_the_known_ids_and_list_the_rest(site: Site) -> Non
 
 
 @LOCAL
-def test_a_restricted_object_is_404_without_a_token_and_signed_with_one(site: Site) -> None:
-    name = site.publish(FILES, prefix="restricted", restricted=True)
+async def test_a_restricted_object_is_404_without_a_token_and_signed_with_one(site: Site) -> None:
+    name = await site.publish(FILES, prefix="restricted", restricted=True)
     auth = read_token(site, f"read:{name}")
     landing = f"{site.base}/datasets/{name}/"
     release = get_json(landing, headers={**auth, "Accept": "application/json"})["releases"][0]
@@ -257,7 +261,8 @@ def test_a_restricted_object_is_404_without_a_token_and_signed_with_one(site: Si
     assert ids["dir/a.txt"] == object_id(name, "dir/a.txt", _xxh3(FILES["dir/a.txt"]))
     bundle = listing(site, name, release, headers=auth)["drs_bundle_id"]
     unknown = drs_error(f"{site.base}{DRS}/objects/{'0' * 32}", 404)
-    others = read_token(site, f"read:{site.publish(FILES, prefix='restricted', restricted=True)}")
+    other = await site.publish(FILES, prefix="restricted", restricted=True)
+    others = read_token(site, f"read:{other}")
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, others):
         for drs_id in (ids["dir/a.txt"], bundle, f"{bundle}.{'0' * 16}"):
             for path in ("", "/access/https"):

@@ -14,7 +14,6 @@ from catalog.db import _alembic_config
 from catalog.drs_ids import bundle_id, folder_id, object_id, split_folder_id
 from catalog.repository import Catalog
 from catalog.source_spec import DatasetSpec
-from tests.fixtures.aio import run
 from tests.fixtures.datamirror_server import entry_for
 
 XXH3 = "0123456789abcdef0123456789abcdef"
@@ -48,7 +47,7 @@ def test_a_folder_id_names_its_release_and_splits_back() -> None:
     assert split_folder_id("../" + folder) is None
 
 
-def test_recorded_entries_and_new_releases_carry_their_drs_ids(catalog: Catalog) -> None:
+async def test_recorded_entries_and_new_releases_carry_their_drs_ids(catalog: Catalog) -> None:
     async def record() -> tuple[str | None, str | None, str]:
         await catalog.datasets.add(DatasetSpec("ebi", "https://ftp.example.org/pub/"))
         release = await catalog.releases.new("ebi")
@@ -63,7 +62,7 @@ def test_recorded_entries_and_new_releases_carry_their_drs_ids(catalog: Catalog)
         assert (found.entry.path, found.entry.xxh3_128) == (entry.path, entry.xxh3_128)
         return release.drs_id, bundle.release, release.name
 
-    drs_id, bundle_release, name = run(record())
+    drs_id, bundle_release, name = await record()
     assert drs_id == bundle_id("ebi", name)
     assert bundle_release == name
 
