@@ -41,6 +41,7 @@ class Target:
     restricted: bool
     example: ManifestEntry | None
     zarr_stores: tuple[str, ...]
+    with_md5: int = 0
     drs_uri: str | None = None
 
     @property
@@ -52,7 +53,9 @@ class Target:
 
 
 def recipes(target: Target) -> list[Recipe]:
-    found = [*_one_file(target), *_whole_release(target), _check(target)]
+    found = [*_one_file(target), *_whole_release(target)]
+    if target.with_md5:
+        found.append(_check(target))
     found += [_fsspec(target), *(_zarr(target, store) for store in target.zarr_stores)]
     if target.drs_uri:
         found.append(Recipe("drs", "GA4GH DRS URI", "text", target.drs_uri))

@@ -110,7 +110,7 @@ class Landing:
             return []
         target = Target(self.ds.name, self.current.name, self.release_url(self.current.name),
                         self.ds.restricted, self.outline.example, self.outline.zarr_stores,
-                        self.drs_uri)  # fmt: skip
+                        self.outline.with_md5, self.drs_uri)  # fmt: skip
         return recipes(target)
 
     @cached_property

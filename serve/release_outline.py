@@ -1,7 +1,8 @@
 """What a landing page shows of a release beyond its numbers, worked out once per release
 (releases are immutable) from its index: the directory tree (at most `MAX_NODES` names,
 with how many more each folder holds), an example file for the download lines, its Zarr
-stores, and the files its schema.org distribution names (at most `MAX_DISTRIBUTION`).
+stores, the files its schema.org distribution names (at most `MAX_DISTRIBUTION`) and how
+many files have an MD5 (the generated md5sum.txt lists those).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class ReleaseOutline:
     example: ManifestEntry | None
     zarr_stores: tuple[str, ...]
     distribution: tuple[ManifestEntry, ...]
+    with_md5: int
 
     @property
     def open(self) -> bool:
@@ -52,10 +54,19 @@ class ReleaseOutline:
         budget = [MAX_NODES]
         tree, more = _nodes(index, "", budget)
         files = sorted(index.files.values(), key=lambda e: e.path)
-        example = max(files, key=lambda e: (e.size, e.path), default=None)
+        example = max(files, key=_example_rank, default=None)
         shown = MAX_NODES - budget[0]
         return cls(index.release_id, tree, more, shown, example, _zarr_stores(index),
-                   tuple(files[:MAX_DISTRIBUTION]))  # fmt: skip
+                   tuple(files[:MAX_DISTRIBUTION]), sum(1 for e in files if e.md5))  # fmt: skip
+
+
+CHECKSUM_FILES = ("md5sum.txt", "md5checksums.txt", "CHECKSUMS", "SHA256SUMS", "MD5SUMS")
+
+
+def _example_rank(entry: ManifestEntry) -> tuple[bool, int, str]:
+    """The largest file makes the example, a checksum file only when there is nothing else."""
+    name = entry.path.rpartition("/")[2]
+    return (name not in CHECKSUM_FILES and not name.endswith(".md5"), entry.size, entry.path)
 
 
 def _nodes(index: ReleaseIndex, folder: str, budget: list[int]) -> tuple[tuple[TreeNode, ...], int]:
