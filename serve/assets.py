@@ -1,5 +1,5 @@
 """The server's own static files (a stylesheet, nothing from elsewhere), named by digest so
-that they are cached for a year: `/static/datamirror-<digest>.css`."""
+that they are cached for a year: `/static/style-<digest>.css`."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _load(name: str, content_type: str) -> Asset:
     return Asset(f"{stem}-{digest}.{ext}", data, content_type)
 
 
-STYLESHEET = _load("datamirror.css", "text/css; charset=utf-8")
+STYLESHEET = _load("style.css", "text/css; charset=utf-8")
 ASSETS = {asset.name: asset for asset in (STYLESHEET,)}
 STYLESHEET_URL = f"/static/{STYLESHEET.name}"
 
