@@ -15,6 +15,7 @@ from catalog.models import Dataset
 from catalog.source_spec import (
     DatasetSpec,
     check_endpoint,
+    check_metadata,
     check_schedule,
     check_source_url,
     check_spec,
@@ -33,7 +34,7 @@ class Datasets:
         self._db = db
 
     async def add(self, spec: DatasetSpec) -> Dataset:
-        check_spec(spec)
+        spec = check_spec(spec)
 
         def add(session: Session) -> Dataset:
             dataset = Dataset(
@@ -41,7 +42,8 @@ class Datasets:
                 exclude=list(spec.exclude), checksums=spec.checksums, schedule=spec.schedule,
                 keep=spec.keep, max_delete=spec.max_delete, restricted=spec.restricted,
                 title=spec.title, description=spec.description, license=spec.license,
-                options=dict(spec.options),
+                homepage=spec.homepage, citation=spec.citation, keywords=list(spec.keywords),
+                creators=list(spec.creators), publisher=spec.publisher, options=dict(spec.options),
             )  # fmt: skip
             session.add(dataset)
             session.flush()
@@ -69,6 +71,7 @@ class Datasets:
             check_schedule(changes["schedule"])
         if (changes.get("options") or {}).get("endpoint_url") is not None:
             check_endpoint(changes["options"]["endpoint_url"])
+        changes = {**changes, **check_metadata(changes)}
 
         def update(session: Session) -> Dataset:
             dataset = find_dataset(session, name)

@@ -91,6 +91,11 @@ class Dataset(Base):
     title: Mapped[str | None] = mapped_column(Text, default=None)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     license: Mapped[str | None] = mapped_column(Text, default=None)
+    homepage: Mapped[str | None] = mapped_column(Text, default=None)
+    citation: Mapped[str | None] = mapped_column(Text, default=None)
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    creators: Mapped[list[str]] = mapped_column(default=list)
+    publisher: Mapped[str | None] = mapped_column(Text, default=None)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     current_release_id: Mapped[int | None] = mapped_column(
@@ -107,9 +112,18 @@ class Dataset(Base):
     current_release: Mapped[Release | None] = relationship(
         foreign_keys=[current_release_id], post_update=True
     )
-    # loaded with the dataset, in the same query
+    # loaded with the dataset, in the same query: what the dataset index shows of it
     current_release_name: Mapped[str | None] = column_property(
         select(Release.name).where(Release.id == current_release_id).scalar_subquery()
+    )
+    current_release_published_at: Mapped[datetime | None] = column_property(
+        select(Release.published_at).where(Release.id == current_release_id).scalar_subquery()
+    )
+    current_release_files: Mapped[int | None] = column_property(
+        select(Release.file_count).where(Release.id == current_release_id).scalar_subquery()
+    )
+    current_release_bytes: Mapped[int | None] = column_property(
+        select(Release.total_bytes).where(Release.id == current_release_id).scalar_subquery()
     )
 
 

@@ -1,18 +1,21 @@
 """What a curator registers, checked field by field when it is given (not at the first sync).
 
 `check_source_url` is the one judge of a source URL: scheme, host (a name, an IPv4 address
-or a bracketed IPv6 address), port and bucket; `check_schedule` of a cron expression.
+or a bracketed IPv6 address), port and bucket; `check_schedule` of a cron expression;
+`check_metadata` of the FAIR fields (homepage, citation, keywords, creators, publisher).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from catalog.agents import check_web_url, parse_agent
 from catalog.errors import InvalidSettingError, InvalidSourceURLError
 
 SOURCE_SCHEMES = ("http", "https", "ftp", "s3")
@@ -36,6 +39,11 @@ class DatasetSpec:
     title: str | None = None
     description: str | None = None
     license: str | None = None
+    homepage: str | None = None
+    citation: str | None = None
+    keywords: Sequence[str] = ()
+    creators: Sequence[str] = ()
+    publisher: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,7 +100,8 @@ def check_schedule(schedule: str) -> str:
 
 
 def check_spec(spec: DatasetSpec) -> DatasetSpec:
-    """Every field of a spec, checked (the name by `catalog.layout.check_name`)."""
+    """Every field of a spec, checked (the name by `catalog.layout.check_name`); the spec
+    with its metadata tidied (keywords and names stripped)."""
     from catalog.layout import check_name
 
     check_name(spec.name)
@@ -102,7 +111,70 @@ def check_spec(spec: DatasetSpec) -> DatasetSpec:
     endpoint = spec.options.get("endpoint_url")
     if endpoint is not None:
         check_endpoint(endpoint)
-    return spec
+    given = {name: getattr(spec, name) for name in METADATA_CHECKS}
+    return dataclasses.replace(spec, **check_metadata(given))
+
+
+MAX_KEYWORD = 100
+MAX_CITATION = 4000
+
+
+def check_homepage(url: str | None) -> str | None:
+    return None if url is None else check_web_url(url.strip(), what="the homepage")
+
+
+def check_citation(text: str | None) -> str | None:
+    """How the data's authors ask to be cited (free text, often with a DOI)."""
+    if text is None:
+        return None
+    if not text.strip() or len(text) > MAX_CITATION:
+        raise InvalidSettingError(
+            f"the citation must be 1 to {MAX_CITATION} characters",
+            hint="give the reference the data's authors ask for, e.g. its article and DOI",
+        )
+    return " ".join(text.split())
+
+
+def check_keywords(keywords: Sequence[str]) -> list[str]:
+    """Non-empty keywords of at most 100 characters, each once (first spelling kept)."""
+    tidy: dict[str, str] = {}
+    for keyword in keywords:
+        word = " ".join(keyword.split())
+        if not word or len(word) > MAX_KEYWORD:
+            raise InvalidSettingError(
+                f"invalid keyword {keyword!r}: a keyword has 1 to {MAX_KEYWORD} characters",
+                hint="repeat --keyword for each keyword, e.g. --keyword proteomics",
+            )
+        tidy.setdefault(word.casefold(), word)
+    return list(tidy.values())
+
+
+def check_creators(creators: Sequence[str]) -> list[str]:
+    return [_agent_text(text, "creator") for text in creators]
+
+
+def check_publisher(text: str | None) -> str | None:
+    return None if text is None else _agent_text(text, "publisher")
+
+
+def _agent_text(text: str, role: str) -> str:
+    parse_agent(text, role=role)
+    return " ".join(text.split())
+
+
+METADATA_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "homepage": check_homepage,
+    "citation": check_citation,
+    "keywords": check_keywords,
+    "creators": check_creators,
+    "publisher": check_publisher,
+}
+
+
+def check_metadata(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The FAIR metadata among `fields`, each checked and tidied; other fields left out."""
+    return {name: METADATA_CHECKS[name](value) for name, value in fields.items()
+            if name in METADATA_CHECKS}  # fmt: skip
 
 
 def check_endpoint(endpoint: str) -> str:

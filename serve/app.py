@@ -2,12 +2,15 @@
 
 Every route has a name, which labels its metrics; each answers OPTIONS (CORS preflight).
 
-/                                          index: datasets (HTML, or JSON by Accept)
+/                                          index: datasets (HTML; JSON or JSON-LD by Accept)
 /datasets/                                 datasets: a redirect to /
 /datasets/<ds>/                            landing: its page, with schema.org JSON-LD
 /datasets/<ds>/<release|latest>/<folder>/  listing: a directory listing
 /datasets/<ds>/<release|latest>/<path>     file: a file of the release
-/datasets/<ds>/<release|latest>/.datamirror/<name>   document: manifest.json, md5sum.txt
+/datasets/<ds>/<release|latest>/.datamirror/<name>   document: manifest.json, md5sum.txt,
+                                           citation.bib, CITATION.cff, datacite.json
+/sitemap.xml  /robots.txt                  sitemap, robots: for crawlers (serve.crawlers)
+/static/<name>                             static: the stylesheet, named by its digest
 /api/v1/...                                api.*: the curator API (serve.api.curator)
 /ga4gh/drs/v1/...                          drs.*: GA4GH DRS 1.5 (serve.api.drs)
 /metrics                                   metrics: Prometheus metrics of this process
@@ -32,7 +35,7 @@ from catalog.repository import Catalog
 from catalog.runtime import Runtime
 from catalog.store import Store
 from catalog.store.base import SupportsPresign
-from serve import routes
+from serve import assets, crawlers, routes
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api.curator import API, CuratorApi
 from serve.api.curator import add_routes as add_api_routes
@@ -76,6 +79,9 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     add_resource(router, routes.LANDING, "landing", {"GET": routes.landing})
     add_resource(router, "/datasets/", "datasets", {"GET": routes.to_index})
     add_resource(router, "/", "index", {"GET": routes.dataset_index})
+    add_resource(router, "/sitemap.xml", "sitemap", {"GET": crawlers.sitemap})
+    add_resource(router, "/robots.txt", "robots", {"GET": crawlers.robots})
+    add_resource(router, assets.ROUTE, "static", {"GET": assets.static})
     add_resource(router, "/healthz", "health", {"GET": healthz})
     add_resource(router, "/readyz", "health.ready", {"GET": readyz})
     add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})

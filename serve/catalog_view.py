@@ -13,13 +13,13 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
 from catalog.errors import NoReleaseError
-from catalog.models import Dataset, Release
+from catalog.models import Dataset, Release, ReleaseState, RunState, SyncRun
 from catalog.repository import Catalog
 from serve.release_index import ReleaseIndex
 
@@ -31,6 +31,10 @@ IndexKey = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class DatasetInfo:
+    """A dataset's metadata, settings the server needs, and a summary of its current release
+    (`updated`, `file_count`, `total_bytes`), loaded in one query. Hashable: pages key caches
+    by it."""
+
     name: str
     url: str
     title: str | None
@@ -39,19 +43,61 @@ class DatasetInfo:
     restricted: bool
     current: str | None
     created_at: datetime
+    homepage: str | None = None
+    citation: str | None = None
+    keywords: tuple[str, ...] = ()
+    creators: tuple[str, ...] = ()
+    publisher: str | None = None
+    updated: datetime | None = None
+    file_count: int = 0
+    total_bytes: int = 0
 
     @classmethod
     def from_row(cls, row: Dataset) -> DatasetInfo:
-        return cls(row.name, row.url, row.title, row.description, row.license, row.restricted,
-                   row.current_release_name, row.created_at)  # fmt: skip
+        return cls(
+            row.name, row.url, row.title, row.description, row.license, row.restricted,
+            row.current_release_name, _aware(row.created_at), row.homepage, row.citation,
+            tuple(row.keywords or ()), tuple(row.creators or ()), row.publisher,
+            utc(row.current_release_published_at), row.current_release_files or 0,
+            row.current_release_bytes or 0,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class ReleaseInfo:
+    """A published release and, when a sync made it, what its run's report says: the
+    changes since the previous release (`added`, `changed`, `removed`) and its summary."""
+
     name: str
     published_at: datetime | None
     file_count: int
     total_bytes: int
+    added: int | None = None
+    changed: int | None = None
+    removed: int | None = None
+    report: str | None = None
+
+
+def utc(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes, which are UTC already."""
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _release_info(release: Release, run: SyncRun | None) -> ReleaseInfo:
+    report: dict[str, Any] = (run.report if run is not None else None) or {}
+    counts = [report.get(k) for k in ("new", "changed", "removed")]
+    added, changed, removed = (c if isinstance(c, int) else None for c in counts)
+    summary = report.get("summary")
+    return ReleaseInfo(
+        release.name, utc(release.published_at), release.file_count, release.total_bytes,
+        added, changed, removed, summary if isinstance(summary, str) else None,
+    )  # fmt: skip
 
 
 class CatalogView:
@@ -73,6 +119,11 @@ class CatalogView:
         )
         self._dataset_loads: dict[str, asyncio.Task[DatasetInfo]] = {}
         self._indexes: LRUCache[IndexKey, ReleaseIndex] = LRUCache(max_indexes)
+        # (name, current release) -> its published releases; the reports of runs are
+        # written just after a publish, hence a TTL rather than forever
+        self._releases: TTLCache[tuple[str, str | None], list[ReleaseInfo]] = TTLCache(
+            MAX_INDEXES * 16, ttl, timer=clock
+        )
         self._loading: dict[IndexKey, asyncio.Future[ReleaseIndex]] = {}
 
     async def dataset(self, name: str) -> DatasetInfo:
@@ -113,17 +164,31 @@ class CatalogView:
         return info
 
     async def datasets(self) -> list[DatasetInfo]:
-        rows = await self.catalog.datasets.list()
-        return [await self.dataset(row.name) for row in rows]
+        """Every dataset, by name, in one query (which refreshes each one's cache entry)."""
+        started = self._clock()
+        infos = [DatasetInfo.from_row(row) for row in await self.catalog.datasets.list()]
+        for info in infos:
+            self._datasets[info.name] = (started, info)
+        return infos
 
-    async def releases(self, dataset: str) -> list[ReleaseInfo]:
-        """The published releases, newest first."""
-        rows: list[Release] = await self.catalog.releases.list(dataset)
-        published = [r for r in rows if r.published_at is not None and r.state == "published"]
-        return [
-            ReleaseInfo(r.name, r.published_at, r.file_count, r.total_bytes)
-            for r in reversed(published)
+    async def releases(self, ds: DatasetInfo) -> list[ReleaseInfo]:
+        """The published releases of `ds`, newest first, each with its sync report."""
+        key = (ds.name, ds.current)
+        try:
+            return self._releases[key]
+        except KeyError:
+            pass
+        rows: list[Release] = await self.catalog.releases.list(ds.name)
+        runs: dict[int | None, SyncRun] = {
+            run.release_id: run
+            for run in await self.catalog.runs.list(ds.name)
+            if run.state is RunState.SUCCEEDED
+        }
+        published = [r for r in rows if r.published_at and r.state is ReleaseState.PUBLISHED]
+        infos = self._releases[key] = [
+            _release_info(r, runs.get(r.id)) for r in reversed(published)
         ]
+        return infos
 
     async def index(self, ds: DatasetInfo, release: str) -> ReleaseIndex:
         """The index of a published release of `ds`; `latest` is its current one (as of

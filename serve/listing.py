@@ -1,65 +1,67 @@
 """Directory listings of a release, as HTML or JSON.
 
 The HTML is an autoindex that tools parse: one plain relative `<a href>` per child,
-directories ending with `/`, a `../` parent link, and no other links or absolute URLs in
-the page (fsspec's HTTPFileSystem and rclone's http backend take every link as an entry).
+directories ending with `/`, a `../` parent link, and no absolute URLs in the page (fsspec's
+HTTPFileSystem and rclone's http backend take every relative link as an entry). The only
+other links are breadcrumbs to the folder's ancestors, as absolute paths that those tools
+and `wget -np` skip (the folder itself is no link). Sizes, dates and every digest show.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from catalog.drs_ids import bundle_id, drs_uri, folder_id, object_id
+from catalog.manifest import ManifestEntry
 from serve.http.conditional import http_date
 from serve.release_index import Child
-
-STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em}"
-    "table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left}"
-    "td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85em}"
-)
+from serve.templating import render
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+@dataclass(frozen=True, slots=True)
+class Row:
+    href: str
+    entry: ManifestEntry | None
+    when: str
+    sums: tuple[str, ...]
 
 
-def listing_html(title: str, children: tuple[Child, ...], fallback_date: datetime | None) -> str:
-    rows = ['<tr><td><a href="../">../</a></td><td></td><td></td><td></td></tr>']
-    for child in children:
-        rows.append(_row(child, fallback_date))
-    body = "\n".join(rows)
-    heading = escape(title)
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>Index of {heading}</title><style>{STYLE}</style></head>\n<body>\n"
-        f"<h1>Index of {heading}</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th>"
-        "<th>Last modified</th><th>Checksums</th></tr></thead>\n<tbody>\n"
-        f"{body}\n</tbody>\n</table>\n</body></html>\n"
-    )
+def listing_html(
+    dataset: str,
+    release: str,
+    path: str,
+    children: tuple[Child, ...],
+    fallback_date: datetime | None,
+) -> str:
+    """The autoindex page of folder `path` ("" is the release's root) of `release`."""
+    parts = [p for p in path.split("/") if p]
+    crumbs = [("datasets", "/datasets/"), (dataset, f"/datasets/{quote(dataset)}/")]
+    folder = f"/datasets/{quote(dataset)}/{quote(release)}/"
+    if parts:
+        crumbs.append((release, folder))
+        for name in parts[:-1]:
+            folder += quote(name) + "/"
+            crumbs.append((name, folder))
+    title = f"/datasets/{dataset}/{release}/{path}".rstrip("/") + "/"
+    rows = [_row(child, fallback_date) for child in children]
+    here = parts[-1] if parts else release
+    return render("listing.html", title=title, crumbs=crumbs, here=here, rows=rows)
 
 
-def _row(child: Child, fallback_date: datetime | None) -> str:
-    link = f'<a href="{escape(quote(child.href), quote=True)}">{escape(child.href)}</a>'
+def _row(child: Child, fallback_date: datetime | None) -> Row:
     entry = child.entry
     if entry is None:
-        return f'<tr><td>{link}</td><td class="n">-</td><td></td><td></td></tr>'
+        return Row(child.href, None, "", ())
     moment = entry.mtime or fallback_date
-    when = http_date(moment) if moment else ""
     sums = [f"xxh3-128:{entry.xxh3_128}"]
     if entry.md5:
         sums.append(f"md5:{entry.md5}")
-    checksums = " ".join(f"<code>{escape(s)}</code>" for s in sums)
-    size = f'<td class="n" title="{human_size(entry.size)}">{entry.size}</td>'
-    return f"<tr><td>{link}</td>{size}<td>{when}</td><td>{checksums}</td></tr>"
+    if entry.sha256:
+        sums.append(f"sha256:{entry.sha256}")
+    return Row(child.href, entry, http_date(moment) if moment else "", tuple(sums))
 
 
 def listing_json(

@@ -1,17 +1,33 @@
-"""The dataset index (`/`) and a dataset's landing page (`/datasets/<name>/`), with
-schema.org `Dataset` JSON-LD so search engines and FAIR tooling can find the data.
+"""The dataset index (`/`) and a dataset's landing page (`/datasets/<name>/`): HTML from the
+templates in serve/templates/, JSON with `Accept: application/json` and schema.org JSON-LD
+with `Accept: application/ld+json` (the HTML carries the same JSON-LD in its head).
+
+A landing page is made of what the handler already holds: the dataset (cached for seconds),
+its releases with their sync reports (cached likewise) and the outline of the current
+release (cached for good: releases never change).
 """
 
 from __future__ import annotations
 
 import json
-from html import escape
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
 from serve.catalog_view import DatasetInfo, ReleaseInfo
+from serve.citation import DOCUMENTS as CITATIONS
+from serve.citation import Citable, cite_as
 from serve.documents import RESERVED
-from serve.listing import STYLE, human_size
+from serve.downloads import Recipe, Target, recipes
+from serve.licenses import license_url
+from serve.release_outline import ReleaseOutline
+from serve.schema_org import data_catalog, dataset
+from serve.templating import render
+
+HTML, JSON, JSON_LD = "text/html", "application/json", "application/ld+json"
+PAGE_TYPES = (HTML, JSON, JSON_LD)
 
 # The generated documents, linked in the reserved folder and named apart from the dataset's
 # own files (a dataset may publish an md5sum.txt of its own).
@@ -19,23 +35,29 @@ DOCUMENTS = {
     "manifest.json": "manifest.json (the release's files and digests)",
     "md5sum.txt": "md5sum.txt (generated for every file)",
 }
+CITATION_LINKS = {"citation.bib": "BibTeX", "CITATION.cff": "CITATION.cff",
+                  "datacite.json": "DataCite JSON"}  # fmt: skip
+assert set(CITATION_LINKS) == set(CITATIONS)
 
 
-def _page(title: str, body: str, head: str = "") -> str:
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style>{head}</head>\n"
-        f"<body>\n{body}\n</body></html>\n"
-    )
+def matches(ds: DatasetInfo, query: str) -> bool:
+    """Whether every word of `query` is in the dataset's name, title or a keyword."""
+    haystack = " ".join([ds.name, ds.title or "", *ds.keywords]).casefold()
+    return all(word in haystack for word in query.casefold().split())
 
 
-def index_json(datasets: list[DatasetInfo], base: str) -> dict[str, Any]:
+def index_json(datasets: Sequence[DatasetInfo], base: str) -> dict[str, Any]:
     return {
         "datasets": [
             {
                 "name": d.name,
                 "title": d.title,
+                "license": d.license,
+                "keywords": list(d.keywords),
                 "current": d.current,
+                "updated": d.updated.isoformat() if d.updated else None,
+                "files": d.file_count,
+                "bytes": d.total_bytes,
                 "url": f"{base}/datasets/{quote(d.name)}/",
             }
             for d in datasets
@@ -43,101 +65,111 @@ def index_json(datasets: list[DatasetInfo], base: str) -> dict[str, Any]:
     }
 
 
-def index_html(datasets: list[DatasetInfo]) -> str:
-    rows = "\n".join(
-        f'<tr><td><a href="datasets/{quote(d.name)}/">{escape(d.name)}</a></td>'
-        f"<td>{escape(d.title or '')}</td><td>{escape(d.current or '-')}</td></tr>"
-        for d in datasets
-    )
-    body = (
-        "<h1>Datasets</h1>\n<table>\n<thead><tr><th>Name</th><th>Title</th>"
-        f"<th>Current release</th></tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
-    )
-    return _page("Datasets", body)
+def index_ld(datasets: Sequence[DatasetInfo], base: str) -> dict[str, Any]:
+    return data_catalog(datasets, base)
 
 
-def landing_json(ds: DatasetInfo, releases: list[ReleaseInfo], base: str) -> dict[str, Any]:
-    here = f"{base}/datasets/{quote(ds.name)}"
+def index_html(datasets: Sequence[DatasetInfo], query: str, total: int) -> str:
+    return render("index.html", datasets=datasets, query=query, total=total)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What a landing page shows. `outline` is that of the current release, if any.
+    `drs_uri`: the hook for GA4GH DRS, the current release's DRS URI once the server has
+    one (None: the page shows no DRS line)."""
+
+    ds: DatasetInfo
+    releases: Sequence[ReleaseInfo]
+    outline: ReleaseOutline | None
+    base: str
+    drs_uri: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/datasets/{quote(self.ds.name)}/"
+
+    @property
+    def current(self) -> ReleaseInfo | None:
+        return next((r for r in self.releases if r.name == self.ds.current), None)
+
+    def release_url(self, release: str) -> str:
+        return f"{self.url}{quote(release)}/"
+
+    @cached_property
+    def citable(self) -> Citable:
+        current = self.current
+        name = current.name if current else "unreleased"
+        url = self.release_url(current.name) if current else self.url
+        return Citable(self.ds, name, current.published_at if current else None, url,
+                       self.ds.file_count, self.ds.total_bytes)  # fmt: skip
+
+    @cached_property
+    def recipes(self) -> list[Recipe]:
+        if self.current is None or self.outline is None:
+            return []
+        target = Target(self.ds.name, self.current.name, self.release_url(self.current.name),
+                        self.ds.restricted, self.outline.example, self.outline.zarr_stores,
+                        self.outline.with_md5, self.drs_uri)  # fmt: skip
+        return recipes(target)
+
+    @cached_property
+    def json_ld(self) -> dict[str, Any]:
+        return dataset(self.citable, self.releases, self.outline, self.url, self.base)
+
+
+def landing_json(page: Landing) -> dict[str, Any]:
+    ds = page.ds
+    current = f"{quote(ds.current)}/{RESERVED}" if ds.current else None
     return {
         "name": ds.name,
         "title": ds.title,
         "description": ds.description,
         "license": ds.license,
         "source": ds.url,
+        "homepage": ds.homepage,
+        "citation": ds.citation,
+        "keywords": list(ds.keywords),
+        "creators": list(ds.creators),
+        "publisher": ds.publisher,
         "current": ds.current,
-        "latest": f"{here}/latest/",
-        "releases": [
-            {
-                "name": r.name,
-                "url": f"{here}/{quote(r.name)}/",
-                "published_at": r.published_at.isoformat() if r.published_at else None,
-                "files": r.file_count,
-                "bytes": r.total_bytes,
-                "manifest": f"{here}/{quote(r.name)}/{RESERVED}manifest.json",
-            }
-            for r in releases
-        ],
+        "latest": f"{page.url}latest/",
+        "cite_as": cite_as(page.citable) if ds.current else None,
+        "citations": {n: f"{page.url}{current}{n}" for n in CITATIONS} if current else {},
+        "downloads": [{"tool": r.tool, "title": r.title, "code": r.code} for r in page.recipes],
+        "drs_uri": page.drs_uri,
+        "releases": [_release_json(page, r) for r in page.releases],
     }
 
 
-def json_ld(ds: DatasetInfo, releases: list[ReleaseInfo], base: str) -> dict[str, Any]:
-    """schema.org Dataset (https://schema.org/Dataset), one DataDownload per release."""
-    here = f"{base}/datasets/{quote(ds.name)}/"
-    document: dict[str, Any] = {
-        "@context": "https://schema.org/",
-        "@type": "Dataset",
-        "name": ds.title or ds.name,
-        "identifier": ds.name,
-        "description": ds.description or f"A mirror of {ds.url}",
+def _release_json(page: Landing, release: ReleaseInfo) -> dict[str, Any]:
+    here = page.release_url(release.name)
+    return {
+        "name": release.name,
         "url": here,
-        "isBasedOn": ds.url,
-        "distribution": [
-            {
-                "@type": "DataDownload",
-                "name": r.name,
-                "contentUrl": f"{here}{quote(r.name)}/",
-                "encodingFormat": "text/html",
-                "contentSize": f"{r.total_bytes} B",
-                "uploadDate": r.published_at.isoformat() if r.published_at else None,
-            }
-            for r in releases
-        ],
-    }
-    if ds.license:
-        document["license"] = ds.license
-    if ds.current:
-        document["version"] = ds.current
-    if releases and releases[0].published_at:
-        document["dateModified"] = releases[0].published_at.isoformat()
-    return document
+        "published_at": release.published_at.isoformat() if release.published_at else None,
+        "files": release.file_count,
+        "bytes": release.total_bytes,
+        "changes": None if release.added is None else {
+            "added": release.added, "changed": release.changed, "removed": release.removed,
+        },
+        "report": release.report,
+        "manifest": f"{here}{RESERVED}manifest.json",
+    }  # fmt: skip
 
 
-def landing_html(ds: DatasetInfo, releases: list[ReleaseInfo], base: str) -> str:
-    ld = json.dumps(json_ld(ds, releases, base)).replace("</", "<\\/")
-    head = f'<script type="application/ld+json">{ld}</script>'
-    facts = [("Source", ds.url), ("License", ds.license or "not stated")]
-    facts_html = "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>" for k, v in facts)
-    rows = "\n".join(_release_row(r, ds.current) for r in releases)
-    body = (
-        f"<h1>{escape(ds.title or ds.name)}</h1>\n"
-        f"<p>{escape(ds.description or '')}</p>\n<dl>{facts_html}</dl>\n"
-        '<p><a href="latest/">latest</a> (the current release)</p>\n'
-        "<h2>Releases</h2>\n<table>\n<thead><tr><th>Release</th><th>Published</th>"
-        "<th>Files</th><th>Size</th><th>Generated documents</th></tr></thead>\n"
-        f"<tbody>\n{rows}\n</tbody>\n</table>"
-    )
-    return _page(ds.title or ds.name, body, head)
-
-
-def _release_row(release: ReleaseInfo, current: str | None) -> str:
-    name = quote(release.name)
-    mark = " (current)" if release.name == current else ""
-    when = release.published_at.strftime("%Y-%m-%d %H:%M UTC") if release.published_at else "-"
-    docs = "<br>".join(
-        f'<a href="{name}/{RESERVED}{doc}">{escape(text)}</a>' for doc, text in DOCUMENTS.items()
-    )
-    return (
-        f'<tr><td><a href="{name}/">{escape(release.name)}</a>{mark}</td><td>{when}</td>'
-        f'<td class="n">{release.file_count}</td><td class="n">'
-        f"{human_size(release.total_bytes)}</td><td>{docs}</td></tr>"
+def landing_html(page: Landing) -> str:
+    # no "<" at all inside the script element: neither "</script>" nor "<!--" can occur
+    ld = json.dumps(page.json_ld, ensure_ascii=False).replace("<", "\\u003c")
+    return render(
+        "landing.html",
+        page=page,
+        ds=page.ds,
+        json_ld=ld,
+        cite=cite_as(page.citable) if page.current else None,
+        license_href=license_url(page.ds.license),
+        creators=page.citable.creators if page.ds.creators else [],
+        documents=DOCUMENTS,
+        citations=CITATION_LINKS,
+        reserved=RESERVED,
     )

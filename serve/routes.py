@@ -8,10 +8,14 @@ traversal. A pattern has a single group, so matching allocates no more than one 
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import xxhash
 from aiohttp import hdrs, web
 from cachetools import LRUCache
 
@@ -23,24 +27,42 @@ from catalog.store.base import SupportsPresign
 from serve.access import ACCESS
 from serve.bodies import BytesSender
 from serve.catalog_view import CatalogView, DatasetInfo
-from serve.documents import NAMES, RESERVED, Documents
+from serve.citation import DOCUMENTS as CITATIONS
+from serve.citation import Citable
+from serve.citation import document as citation_document
+from serve.documents import NAMES, RESERVED, Document, Documents
 from serve.files import IMMUTABLE, REVALIDATE, Representation, decide, dispatch
 from serve.http.conditional import EntityTag
 from serve.http.cors import SERVED_PRIVATE
 from serve.http.digests import known_digests
-from serve.http.negotiation import prefers_json
+from serve.http.negotiation import choose
 from serve.http.problems import ProblemError
 from serve.http.url_paths import DatasetPath, split_dataset_path
 from serve.listing import listing_html, listing_json
 from serve.object_senders import ObjectSenders
-from serve.pages import index_html, index_json, landing_html, landing_json
+from serve.pages import (
+    JSON,
+    JSON_LD,
+    PAGE_TYPES,
+    Landing,
+    index_html,
+    index_json,
+    index_ld,
+    landing_html,
+    landing_json,
+    matches,
+)
 from serve.release_index import ReleaseIndex
+from serve.release_outline import ReleaseOutline
+from serve.schema_org import folder as folder_ld
 
 NO_CACHE = "no-cache"
 PRESIGN_SECONDS = 3600
 MAX_REPRESENTATIONS = 10_000
+MAX_OUTLINES = 64
+MAX_QUERY = 200
 
-_DOCUMENTS = "(?:" + "|".join(re.escape(RESERVED + name) for name in NAMES) + ")"
+_DOCUMENTS = "(?:" + "|".join(re.escape(RESERVED + n) for n in [*NAMES, *CITATIONS]) + ")"
 # <dataset>/<release>/<path> with no trailing slash, except the generated documents
 FILE = "/datasets/{path:[^/]+/[^/]+/(?!" + _DOCUMENTS + r"\Z).*[^/]}"
 # <dataset>/<release>/.datamirror/<document>
@@ -51,33 +73,44 @@ LISTING = "/datasets/{path:[^/]+/[^/]+(?:/|/.*/)?}"
 LANDING = "/datasets/{dataset:[^/]+/?}"
 
 RepresentationKey = tuple[int, str, str]
+DrsUris = Callable[[DatasetInfo, str, str], str | None]
+"""(dataset, release, base URL) -> the release's DRS URI: the hook GA4GH DRS fills."""
 
 
 @dataclass(frozen=True, slots=True)
 class Datasets:
     """What the dataset handlers read, made at start-up. `presigner`: answer file GETs with
-    a redirect to a presigned store URL (`--redirect-to-store`)."""
+    a redirect to a presigned store URL (`--redirect-to-store`). `drs_uris`: where landing
+    pages get a release's DRS URI (none until the server offers GA4GH DRS)."""
 
     view: CatalogView
     documents: Documents
     senders: ObjectSenders
     presigner: SupportsPresign | None = None
+    drs_uris: DrsUris | None = None
     representations: LRUCache[RepresentationKey, Representation] = field(
         default_factory=lambda: LRUCache(MAX_REPRESENTATIONS)
     )
+    outlines: LRUCache[int, ReleaseOutline] = field(default_factory=lambda: LRUCache(MAX_OUTLINES))
 
 
 DATASETS = web.AppKey("datasets", Datasets)
 
 
 async def dataset_index(request: web.Request) -> web.StreamResponse:
+    """The visible datasets; `?q=` keeps those whose name, title or a keyword has its words."""
     view = request.app[DATASETS].view
     datasets = [d for d in await view.datasets() if _visible(request, d)]
     if any(d.restricted for d in datasets):
         request[SERVED_PRIVATE] = True
-    if prefers_json(request.headers.get(hdrs.ACCEPT)):
-        return _json(index_json(datasets, _base(request)), NO_CACHE)
-    return _html(index_html(datasets), NO_CACHE)
+    query = " ".join(request.query.get("q", "").split())[:MAX_QUERY]
+    shown = [d for d in datasets if matches(d, query)] if query else datasets
+    kind = choose(request.headers.get(hdrs.ACCEPT), PAGE_TYPES)
+    if kind == JSON:
+        return _json(index_json(shown, base_url(request)), NO_CACHE)
+    if kind == JSON_LD:
+        return _json(index_ld(shown, base_url(request)), NO_CACHE, JSON_LD)
+    return _html(index_html(shown, query, len(datasets)), NO_CACHE)
 
 
 async def to_index(_request: web.Request) -> web.StreamResponse:
@@ -90,10 +123,29 @@ async def landing(request: web.Request) -> web.StreamResponse:
     where, ds = await _dataset(request, state)
     if not where.slash:
         raise _to_slash(request)
-    releases = await state.view.releases(ds.name)
-    if prefers_json(request.headers.get(hdrs.ACCEPT)):
-        return _json(landing_json(ds, releases, _base(request)), NO_CACHE)
-    return _html(landing_html(ds, releases, _base(request)), NO_CACHE)
+    releases = await state.view.releases(ds)
+    outline = await _outline(state, await state.view.index(ds, "latest")) if ds.current else None
+    base = base_url(request)
+    drs_uri = state.drs_uris(ds, ds.current, base) if state.drs_uris and ds.current else None
+    page = Landing(ds, releases, outline, base, drs_uri)
+    kind = choose(request.headers.get(hdrs.ACCEPT), PAGE_TYPES)
+    if kind == JSON:
+        return _json(landing_json(page), NO_CACHE)
+    if kind == JSON_LD:
+        return _json(page.json_ld, NO_CACHE, JSON_LD)
+    return _html(landing_html(page), NO_CACHE)
+
+
+async def _outline(state: Datasets, index: ReleaseIndex) -> ReleaseOutline:
+    """Built once per release, in a thread (a release may hold a million files)."""
+    try:
+        return state.outlines[index.release_id]
+    except KeyError:
+        pass
+    outline = state.outlines[index.release_id] = await asyncio.to_thread(
+        ReleaseOutline.build, index
+    )
+    return outline
 
 
 async def listing(request: web.Request) -> web.StreamResponse:
@@ -101,15 +153,20 @@ async def listing(request: web.Request) -> web.StreamResponse:
     where, ds = await _dataset(request, state)
     if not where.slash:
         raise _to_slash(request)
-    index = await state.view.index(ds, _release(where))
+    release = _release(where)
+    index = await state.view.index(ds, release)
     children = index.listing(where.path)
     if children is None:
         raise ProblemError(404, f"{ds.name}/{index.release}/{where.path}/ is no directory")
-    if prefers_json(request.headers.get(hdrs.ACCEPT)):
+    kind = choose(request.headers.get(hdrs.ACCEPT), PAGE_TYPES)
+    if kind == JSON:
         body = listing_json(ds.name, index.release, where.path, children, _hostname(request))
         return _json(body, NO_CACHE)
-    title = f"/datasets/{ds.name}/{where.release}/{where.path}".rstrip("/") + "/"
-    return _html(listing_html(title, children, index.published_at), NO_CACHE)
+    if kind == JSON_LD:
+        ld = folder_ld(ds, release, where.path, children, base_url(request))
+        return _json(ld, NO_CACHE, JSON_LD)
+    page = listing_html(ds.name, release, where.path, children, index.published_at)
+    return _html(page, NO_CACHE)
 
 
 async def document(request: web.Request) -> web.StreamResponse:
@@ -118,7 +175,22 @@ async def document(request: web.Request) -> web.StreamResponse:
     where, ds = await _dataset(request, state)
     index = await state.view.index(ds, _release(where))
     name = where.path.removeprefix(RESERVED)
+    if name in CITATIONS:
+        return await _citation(request, ds, index, name)
     return await _document(request, state, ds, index, name, _caching(where))
+
+
+async def _citation(
+    request: web.Request, ds: DatasetInfo, index: ReleaseIndex, name: str
+) -> web.StreamResponse:
+    """A citation of the release; revalidated even under a release's own name, since the
+    dataset's metadata (its title, creators) may be edited."""
+    url = f"{base_url(request)}/datasets/{ds.name}/{index.release}/"
+    item = Citable(ds, index.release, index.published_at, url, len(index.files),
+                   index.total_bytes)  # fmt: skip
+    data = citation_document(name, item)
+    doc = Document(data, CITATIONS[name], xxhash.xxh3_128_hexdigest(data))  # a few KiB
+    return await _send_document(request, doc, name, None, REVALIDATE)
 
 
 async def file(request: web.Request) -> web.StreamResponse:
@@ -204,12 +276,18 @@ async def _document(
     cache: str,
 ) -> web.StreamResponse:
     doc = await state.documents.get(name, index, ds, _hostname(request))
+    return await _send_document(request, doc, name, index.published_at, cache)
+
+
+async def _send_document(
+    request: web.Request, doc: Document, name: str, modified: datetime | None, cache: str
+) -> web.StreamResponse:
     rep = Representation(
         path=name,
         size=len(doc.data),
         content_type=doc.content_type,
         etag=EntityTag(doc.xxh3_128),
-        last_modified=index.published_at,
+        last_modified=modified,
         cache_control=cache,
         digests={},
     )
@@ -224,7 +302,7 @@ def _to_slash(request: web.Request) -> web.HTTPFound:
     return web.HTTPFound(location, headers={hdrs.CACHE_CONTROL: NO_CACHE})
 
 
-def _base(request: web.Request) -> str:
+def base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
@@ -233,8 +311,9 @@ def _hostname(request: web.Request) -> str:
     return request.url.host or request.host
 
 
-def _json(body: dict[str, Any], cache: str) -> web.Response:
-    return web.json_response(body, headers={hdrs.CACHE_CONTROL: cache, hdrs.VARY: "Accept"})
+def _json(body: dict[str, Any], cache: str, content_type: str = JSON) -> web.Response:
+    headers = {hdrs.CACHE_CONTROL: cache, hdrs.VARY: "Accept"}
+    return web.json_response(body, headers=headers, content_type=content_type)
 
 
 def _html(body: str, cache: str) -> web.Response:

@@ -26,6 +26,8 @@ pytest_plugins = [
     "tests.fixtures.ftp_server",
     "tests.fixtures.datamirror_server",
     "tests.fixtures.sources",
+    "tests.fixtures.fair_site",
+    "tests.fixtures.browser",
 ]
 
 PG_ADMIN_URL = os.environ.get("DATAMIRROR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

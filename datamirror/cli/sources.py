@@ -39,6 +39,17 @@ def source() -> None:
 @click.option("--title", help="Human-readable title.")
 @click.option("--description", help="What the dataset holds.")
 @click.option("--license", "license_", help="License (SPDX id or URL).")
+@click.option("--homepage", help="Web page of the dataset upstream (http(s) URL).")
+@click.option("--citation", help="How the data's authors ask to be cited (text, with its DOI).")
+@click.option("--keyword", "keywords", multiple=True, help="A keyword (repeatable).")
+@click.option(
+    "--creator",
+    "creators",
+    multiple=True,
+    help="A creator (repeatable): 'Family, Given' for a person, an organization without a "
+    "comma; a URL or ORCID may follow in angle brackets.",
+)
+@click.option("--publisher", help="Who publishes the data upstream (organization, <URL>).")
 @click.option("--endpoint-url", help="S3 endpoint for s3:// sources.")
 @click.option("--no-sign-request", is_flag=True, help="Read a public S3 bucket unsigned.")
 @click.pass_context
@@ -56,6 +67,11 @@ def source_add(
     title: str | None,
     description: str | None,
     license_: str | None,
+    homepage: str | None,
+    citation: str | None,
+    keywords: tuple[str, ...],
+    creators: tuple[str, ...],
+    publisher: str | None,
     endpoint_url: str | None,
     no_sign_request: bool,
 ) -> None:
@@ -68,7 +84,9 @@ def source_add(
     spec = DatasetSpec(
         name=name, url=url, include=include, exclude=exclude, checksums=checksums,
         schedule=schedule, keep=keep, max_delete=max_delete, restricted=restricted,
-        title=title, description=description, license=license_, options=options,
+        title=title, description=description, license=license_, homepage=homepage,
+        citation=citation, keywords=keywords, creators=creators, publisher=publisher,
+        options=options,
     )  # fmt: skip
     with_runtime(ctx, lambda runtime: runtime.catalog.datasets.add(spec))
     click.echo(f"added {name} <- {url}")
@@ -97,7 +115,8 @@ def source_show(ctx: click.Context, name: str) -> None:
     """Show a source's settings and metadata as JSON."""
     ds: Dataset = with_runtime(ctx, lambda runtime: runtime.catalog.datasets.get(name))
     fields = ("name", "url", "include", "exclude", "checksums", "schedule", "keep")
-    more = ("max_delete", "restricted", "title", "description", "license", "options")
+    more = ("max_delete", "restricted", "title", "description", "license", "homepage",
+            "citation", "keywords", "creators", "publisher", "options")  # fmt: skip
     data = {f: getattr(ds, f) for f in (*fields, *more)}
     data["current"] = ds.current_release_name
     data["created_at"] = ds.created_at.isoformat()

@@ -2,8 +2,10 @@
 checked field by field. A bad field is a 400 problem whose `field` member names it.
 
 The fields are `datamirror source add`'s options: name, url, include, exclude, checksums,
-schedule, keep, max_delete, restricted, title, description, license, and for S3 sources
-endpoint_url and no_sign_request (kept in the dataset's options, as the CLI keeps them).
+schedule, keep, max_delete, restricted, title, description, license, the FAIR metadata
+(homepage, citation, keywords, creators, publisher: checked by `catalog.source_spec`, as
+the CLI's are), and for S3 sources endpoint_url and no_sign_request (kept in the dataset's
+options, as the CLI keeps them).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from catalog.errors import InvalidNameError, InvalidSourceURLError
+from catalog.errors import InvalidNameError, InvalidSettingError, InvalidSourceURLError
 from catalog.layout import check_name
 from catalog.models import Dataset
 from catalog.releases import iso_utc
-from catalog.source_spec import DatasetSpec, check_source_url
+from catalog.source_spec import METADATA_CHECKS, DatasetSpec, check_source_url
 from serve.http.problems import ProblemError
 
 OPTION_FIELDS = ("endpoint_url", "no_sign_request")
@@ -83,6 +85,24 @@ def _endpoint(name: str, value: Any) -> str:
     return str(value)
 
 
+def _texts(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise field_error(name, "must be a list of strings")
+    return list(value)
+
+
+def _metadata(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """The JSON type check, then the catalog's own check of that field."""
+
+    def checked(name: str, value: Any) -> Any:
+        try:
+            return METADATA_CHECKS[name](check(name, value))
+        except InvalidSettingError as exc:
+            raise field_error(name, exc.message, exc.hint) from None
+
+    return checked
+
+
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "name": _name,
     "url": _url,
@@ -96,6 +116,11 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "title": _optional_text,
     "description": _optional_text,
     "license": _optional_text,
+    "homepage": _metadata(_optional_text),
+    "citation": _metadata(_optional_text),
+    "keywords": _metadata(_texts),
+    "creators": _metadata(_texts),
+    "publisher": _metadata(_optional_text),
     "endpoint_url": _endpoint,
     "no_sign_request": _flag,
 }
@@ -154,6 +179,11 @@ def source_json(ds: Dataset) -> dict[str, Any]:
         "title": ds.title,
         "description": ds.description,
         "license": ds.license,
+        "homepage": ds.homepage,
+        "citation": ds.citation,
+        "keywords": list(ds.keywords),
+        "creators": list(ds.creators),
+        "publisher": ds.publisher,
         "endpoint_url": ds.options.get("endpoint_url"),
         "no_sign_request": bool(ds.options.get("no_sign_request", False)),
         "created_at": iso_utc(ds.created_at),

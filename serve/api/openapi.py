@@ -23,6 +23,31 @@ _FIELDS: dict[str, Any] = {
     "title": _NULLABLE_TEXT,
     "description": _NULLABLE_TEXT,
     "license": {**_NULLABLE_TEXT, "description": "SPDX id or URL"},
+    "homepage": {
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "http(s) URL of the dataset's page upstream",
+    },
+    "citation": {
+        **_NULLABLE_TEXT,
+        "maxLength": 4000,
+        "description": "how the data's authors ask to be cited (text, with its DOI)",
+    },
+    "keywords": {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": 100},
+        "description": "keywords; repeated ones (ignoring case) are kept once",
+    },
+    "creators": {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "description": "'Family, Given' for a person, an organization without a comma; "
+        "a URL (an ORCID for a person) may follow in angle brackets",
+    },
+    "publisher": {
+        **_NULLABLE_TEXT,
+        "description": "who publishes the data upstream; a URL may follow in angle brackets",
+    },
     "endpoint_url": {"type": "string", "description": "S3 endpoint of an s3:// source"},
     "no_sign_request": {"type": "boolean", "description": "read a public S3 bucket unsigned"},
 }

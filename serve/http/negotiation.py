@@ -1,4 +1,5 @@
-"""Content negotiation helpers: JSON or HTML by `Accept`, and `Want-Repr-Digest`."""
+"""Content negotiation by `Accept` (RFC 9110 §12.5.1): `choose` picks one of the media types a
+route offers; `prefers_json` is the JSON-or-HTML question that problem bodies ask."""
 
 from __future__ import annotations
 
@@ -35,3 +36,24 @@ def prefers_json(accept: str | None) -> bool:
     if html_q == 0.0:
         html_q = max(weights.get("text/*", 0.0), weights.get("*/*", 0.0) * 0.99)
     return json_q > 0.0 and json_q > html_q
+
+
+def choose(accept: str | None, offers: tuple[str, ...]) -> str:
+    """The offer the client ranks highest; ties, no `Accept`, or nothing acceptable go to
+    the first offer (an HTML page rather than a 406). An offer's weight is that of the most
+    specific range matching it: `type/subtype`, then `type/*`, then `*/*`."""
+    if not accept:
+        return offers[0]
+    weights = _weights(accept)
+    best, best_q = offers[0], 0.0
+    for offer in offers:
+        kind = offer.split("/", 1)[0]
+        for candidate in (offer, f"{kind}/*", "*/*"):
+            if candidate in weights:
+                q = weights[candidate]
+                break
+        else:
+            q = 0.0
+        if q > best_q:
+            best, best_q = offer, q
+    return best
