@@ -41,6 +41,7 @@ from serve.api.curator import API, CuratorApi
 from serve.api.curator import add_routes as add_api_routes
 from serve.api.drs import DRS, drs_api
 from serve.api.drs import add_routes as add_drs_routes
+from serve.api.tokens import add_routes as add_token_routes
 from serve.catalog_view import CatalogView
 from serve.documents import Documents
 from serve.http.cors import add_cors_headers, add_resource
@@ -86,6 +87,7 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     add_resource(router, "/readyz", "health.ready", {"GET": readyz})
     add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})
     add_api_routes(router)
+    add_token_routes(router)
     add_drs_routes(app)
     return app
 
