@@ -213,6 +213,17 @@ class UnresolvableHostError(DatamirrorError):
         self.cause = cause
 
 
+class PeerRefusedError(SourceError):
+    """A public-only source's connection would go to an address that is not public."""
+
+    status = 400
+
+    def __init__(self, url: str, refusal: NotPublicAddressError) -> None:
+        super().__init__(url, f"refused to connect: {refusal.message}", hint=refusal.hint)
+        self.host = refusal.host
+        self.address = refusal.address
+
+
 class EmptyListingError(SourceError):
     """The source listed no files."""
 

@@ -27,6 +27,7 @@ import aioftp
 from catalog.errors import (
     InvalidSourceURLError,
     NotPublicAddressError,
+    PeerRefusedError,
     SourceChangedError,
     SourceError,
     UnresolvableHostError,
@@ -222,7 +223,7 @@ def ftp_errors(url: str, host: str, port: int) -> Iterator[None]:
     try:
         yield
     except NotPublicAddressError as exc:
-        raise SourceError(url, f"refused to connect: {exc.message}", hint=exc.hint) from exc
+        raise PeerRefusedError(url, exc) from exc
     except UnresolvableHostError as exc:
         raise SourceError(url, exc.message, transient=True, hint=exc.hint) from exc
     except aioftp.StatusCodeError as exc:

@@ -23,6 +23,7 @@ import aiohttp
 from catalog.errors import (
     InvalidSourceURLError,
     NotPublicAddressError,
+    PeerRefusedError,
     SourceChangedError,
     SourceError,
 )
@@ -278,7 +279,7 @@ def client_errors(url: str) -> Iterator[None]:
     try:
         yield
     except NotPublicAddressError as exc:
-        raise SourceError(url, f"refused to connect: {exc.message}", hint=exc.hint) from exc
+        raise PeerRefusedError(url, exc) from exc
     except aiohttp.ClientConnectorError as exc:
         cause = os_error_cause(exc.os_error)
         raise SourceError(

@@ -31,6 +31,7 @@ from catalog.config import KeyPair
 from catalog.errors import (
     InvalidSourceURLError,
     NotPublicAddressError,
+    PeerRefusedError,
     SourceChangedError,
     SourceError,
     UnresolvableHostError,
@@ -209,8 +210,7 @@ def s3_errors(where: str) -> Iterator[None]:
     except HTTPClientError as exc:
         cause = exc.kwargs.get("error")
         if isinstance(cause, NotPublicAddressError):
-            message = f"refused to connect: {cause.message}"
-            raise SourceError(where, message, hint=cause.hint) from exc
+            raise PeerRefusedError(where, cause) from exc
         if isinstance(cause, UnresolvableHostError):
             raise SourceError(where, cause.message, transient=True, hint=cause.hint) from exc
         raise SourceError(where, str(exc), transient=True) from exc
