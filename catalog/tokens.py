@@ -34,6 +34,7 @@ CURATOR = "curator"
 READ_PREFIX = "read:"
 SIGNING_KEY_SCOPE = "internal:url-signing-key"
 MAX_SCOPE = 200  # the column's width
+MAX_ID = 2**31 - 1  # the id column's range (a 32-bit INTEGER in PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,8 @@ def _check(session: Session, secret: str) -> frozenset[str] | None:
 
 
 def _revoke(session: Session, token_id: int) -> TokenInfo:
+    if not 0 < token_id <= MAX_ID:
+        raise UnknownTokenError(token_id)
     row = session.get(Token, token_id)
     if row is None or row.scope == SIGNING_KEY_SCOPE:
         raise UnknownTokenError(token_id)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.tokens import MAX_ID
+
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _GLOBS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
 _FIELDS: dict[str, Any] = {
     "url": {
         "type": "string",
+        "pattern": "^(https?|ftp|s3)://[^\\s/?#]+",
         "description": "http(s)://, ftp:// or s3:// URL of a directory or prefix; its host "
         "must resolve to public addresses unless DATAMIRROR_SOURCE_ALLOWLIST names it",
     },
     "include": {**_GLOBS, "description": "globs of paths to mirror"},
     "exclude": {**_GLOBS, "description": "globs of paths to skip"},
-    "checksums": {"type": "string", "description": "auto, none, or a checksum file's path"},
+    "checksums": {
+        "type": "string",
+        "minLength": 1,
+        "description": "auto, none, or a checksum file's path",
+    },
     "schedule": {**_NULLABLE_TEXT, "description": "cron expression for scheduled syncs"},
     "keep": {"type": ["integer", "null"], "minimum": 1, "description": "releases to retain"},
     "max_delete": {"type": "number", "minimum": 0, "maximum": 100},
@@ -103,7 +110,8 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "scope": {
                 "type": "string",
-                "minLength": 1,
+                "pattern": "^ *(curator|read:[A-Za-z0-9][A-Za-z0-9._-]{0,99})"
+                "( +(curator|read:[A-Za-z0-9][A-Za-z0-9._-]{0,99}))* *$",
                 "maxLength": 200,
                 "description": "curator, or read:<dataset>; several separated by spaces",
             },
@@ -253,7 +261,7 @@ _TOKEN_ID = {
     "name": "id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
 }
 _TOKEN_PATHS: dict[str, Any] = {
     "/api/v1/tokens": {
