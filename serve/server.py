@@ -82,7 +82,7 @@ def listen(host: str, port: int, *, reuse_port: bool) -> Listener:
         sock.close()
         raise _listen_error(host, port, exc) from None
     sock.setblocking(False)
-    return Listener(host, port, sock)
+    return Listener(host, sock.getsockname()[1], sock)
 
 
 def _bound(host: str, port: int, sock: socket.socket, address: tuple[Any, ...]) -> socket.socket:
