@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.errors import CatalogUnavailableError, ConfigError
+from catalog.errors import CatalogSchemaError, CatalogUnavailableError, ConfigError
 from catalog.migrations import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,15 +60,32 @@ def create_catalog_engine(url: str) -> Engine:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
     with unavailable_as_error():
-        if current_revision(engine) == HEAD:
-            return
-        from alembic import command
+        revision = current_revision(engine)
+    if revision == HEAD:
+        return
+    from alembic import command
 
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        with engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as connection:
+            if sqlite:
+                # Batch migrations copy a table, drop it and rename the copy; with foreign
+                # keys on, dropping a table that rows refer to fails. The pragma has no
+                # effect inside a transaction, so it goes first, and back on after.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    config = _alembic_config()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
+    except DBAPIError as exc:
+        raise CatalogSchemaError(revision, HEAD, _first_line(exc.orig)) from exc
 
 
 def upgrade(url: str) -> None:

@@ -56,6 +56,20 @@ class CatalogUnavailableError(DatamirrorError):
         return True
 
 
+class CatalogSchemaError(DatamirrorError):
+    """The catalog database's schema could not be brought to this version's."""
+
+    status = 503
+
+    def __init__(self, revision: str | None, head: str, cause: str) -> None:
+        super().__init__(
+            f"cannot upgrade the catalog's schema from {revision or 'none'} to {head}: {cause}",
+            hint="the database keeps the schema it had; back it up before trying again",
+        )
+        self.revision = revision
+        self.head = head
+
+
 class DatasetBusyError(DatamirrorError):
     """Another job holds the dataset."""
 

@@ -176,3 +176,40 @@ def test_a_current_schema_is_opened_without_importing_alembic(
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_catalog_of_the_first_schema_with_releases_is_upgraded_in_place(
+    db_url: str,
+) -> None:
+    """An operator's existing catalog: migrations that copy tables (SQLite's batch mode)
+    must not trip over the foreign keys its rows hold."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from catalog.db import _alembic_config, current_revision
+
+    plain = create_engine(db_url)
+    with plain.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        connection.execute(
+            text("INSERT INTO datasets (id, name, url, include, exclude, checksums, max_delete,"
+                 " restricted, options, created_at) VALUES (1, 'ebi', 'https://e.org/', '[]',"
+                 " '[]', 'auto', 50, false, '{}', :now)"), {"now": now},
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO releases (id, dataset_id, name, state, created_at, file_count,"
+                 " total_bytes) VALUES (7, 1, '2026-01-01.1', 'published', :now, 0, 0)"),
+            {"now": now},
+        )  # fmt: skip
+        connection.execute(text("UPDATE datasets SET current_release_id = 7"))
+    plain.dispose()
+    upgraded = await Catalog.open(db_url)
+    try:
+        assert current_revision(upgraded.db.engine) == HEAD
+        ds = await upgraded.datasets.get("ebi")
+        assert (ds.url, ds.current_release_name) == ("https://e.org/", "2026-01-01.1")
+    finally:
+        await upgraded.close()
