@@ -132,3 +132,26 @@ async def test_stat_gives_size_and_time(ftp_server: FTPFactory, tree: Path) -> N
     assert entry.size == (tree / FA).stat().st_size
     assert entry.mtime is not None
     assert abs(entry.mtime.timestamp() - (tree / FA).stat().st_mtime) < 2
+
+
+async def test_a_server_that_never_greets_is_a_timeout_not_a_refused_connection() -> None:
+    """A TimeoutError is an OSError too: it must be reported as the timeout it is."""
+    import asyncio
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, says nothing, until the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    source = FTPSource(f"ftp://127.0.0.1:{port}/pub/", timeout=0.5)
+    try:
+        with pytest.raises(SourceError) as caught:
+            [entry async for entry in source.list()]
+    finally:
+        await source.close()
+        server.close()
+        await server.wait_closed()
+    assert "timed out" in caught.value.message
+    assert "cannot connect" not in caught.value.message
+    assert caught.value.is_transient()

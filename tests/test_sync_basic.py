@@ -262,3 +262,36 @@ async def test_a_checksum_file_that_fails_once_is_read_again() -> None:
             await source.close()
     assert found.digests == {"empty.txt": Digest("md5", empty_md5)}
     assert calls == ["/md5sum.txt", "/md5sum.txt"]
+
+
+async def test_every_verified_digest_is_kept_in_the_manifest_and_the_catalog(
+    cli: CLI, nginx_server: NginxFactory, tmp_path: Path
+) -> None:
+    """A checksum file may name sha512 or sha1: once verified, the digest stays with the
+    file (it used to be verified, then dropped)."""
+    from catalog.repository import Catalog
+
+    root = tmp_path / "digests"
+    root.mkdir()
+    files = {"reads.fq": b"@r1\nACGT\n+\n!!!!\n" * 100, "notes.txt": b"notes\n"}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    sha512 = hashlib.sha512(files["reads.fq"]).hexdigest()
+    sha1 = hashlib.sha1(files["notes.txt"]).hexdigest()
+    (root / "reads.fq.sha512").write_text(f"{sha512}  reads.fq\n")
+    (root / "notes.txt.sha1").write_text(f"{sha1}  notes.txt\n")
+    cli("source", "add", "sums", nginx_server(root).url)
+    cli("sync", "sums")
+    (release,) = json.loads(cli("releases", "sums", "--json").stdout)
+    raw = await read_object(cli, f"releases/sums/{release['name']}/manifest.json")
+    listed = {f["path"]: f for f in json.loads(raw or b"{}")["files"]}
+    assert listed["reads.fq"]["other_digests"] == {"sha512": sha512}
+    assert listed["notes.txt"]["other_digests"] == {"sha1": sha1}
+    catalog = await Catalog.open(cli.env["DATAMIRROR_DB"])
+    try:
+        current = await catalog.releases.current("sums")
+        held = {e.path: e.digests for e in await catalog.releases.entries(current.id)}
+    finally:
+        await catalog.close()
+    assert held["reads.fq"] == {"sha512": sha512}
+    assert held["notes.txt"] == {"sha1": sha1}
