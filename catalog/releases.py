@@ -83,6 +83,17 @@ class Releases:
 
         return await self._db.run(get)
 
+    async def tally(self, release_id: int) -> tuple[int, int]:
+        """How many files the release records, and their bytes."""
+        query = select(func.count(Entry.id), func.coalesce(func.sum(Entry.size), 0)).where(
+            Entry.release_id == release_id
+        )
+        count, total = await self._db.run(lambda session: session.execute(query).one())
+        return int(count), int(total)
+
+    async def by_id(self, release_id: int) -> Release | None:
+        return await self._db.run(lambda session: session.get(Release, release_id))
+
     async def building(self, dataset: str) -> Release | None:
         """The newest unpublished release still under construction (to resume), if any."""
 
