@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from catalog.errors import CatalogUnavailableError, DatamirrorError
+from catalog.leases import dataset_lease
 from catalog.releases import iso_utc
 from catalog.runs import Runs
 
@@ -249,6 +250,18 @@ class JobQueue:
                 return int(await deferrer.defer_async(**args))
         except AlreadyEnqueued:
             return None
+
+    async def enqueue_sync(
+        self, dataset: str, options: Mapping[str, Any] | None = None, *, scheduled: bool = False
+    ) -> int | None:
+        """Queue a sync of `dataset` (the worker's defaults for options not given). Syncs of
+        one dataset run one after another (their lock is the dataset's lease name); a
+        `scheduled` one is not queued while another waits (its queueing lock), None then."""
+        args = {"dataset": dataset, "options": dict(options or {})}
+        return await self.enqueue(
+            SYNC, args, lock=dataset_lease(dataset),
+            queueing_lock=f"sync:{dataset}" if scheduled else None,
+        )  # fmt: skip
 
     async def job(self, job_id: int) -> JobInfo:
         found = await self._select(id=job_id, limit=1)
