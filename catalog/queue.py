@@ -37,10 +37,14 @@ NAMESPACE = "datamirror"
 SYNC, BATCH, PARTS = f"{NAMESPACE}:sync", f"{NAMESPACE}:batch", f"{NAMESPACE}:parts"
 VERIFY, GC = f"{NAMESPACE}:verify", f"{NAMESPACE}:gc"
 SCHEDULES, STALLED = f"{NAMESPACE}:schedules", f"{NAMESPACE}:stalled"
+USER_TASKS = (SYNC, BATCH, PARTS, VERIFY, GC)
+"""What people list (the periodic sweeps are housekeeping)."""
 CONTROL_QUEUE = "datamirror"
 """Coordinating syncs, verify, gc and housekeeping: jobs that mostly wait."""
 FETCH_QUEUE = "datamirror-fetch"
 """Batches of files and part ranges: jobs that move bytes."""
+HOUSEKEEPING_QUEUE = "datamirror-housekeeping"
+"""The periodic sweeps (schedules, stalled jobs): their finished jobs are deleted."""
 HEARTBEAT_SECONDS = 10.0
 STALLED_SECONDS = 30.0
 """A worker whose heartbeat is older than this is dead; its running jobs are stalled."""

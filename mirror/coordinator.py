@@ -83,6 +83,7 @@ async def coordinate(
         if coord.user_abort():
             await _cancel_pending(coord.queue, ctx.release_id)
         raise
+    await follower.note_progress(0)
     fetched, failed = await follower.outcome(errors)
     return Outcome(local.fetched + fetched, tuple(sorted(local.errors + failed, key=_path)))
 

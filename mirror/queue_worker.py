@@ -33,7 +33,7 @@ from procrastinate.manager import JobManager
 from procrastinate.worker import Worker
 
 from catalog.errors import DatamirrorError
-from catalog.queue import CONTROL_QUEUE, FETCH_QUEUE, JobState
+from catalog.queue import CONTROL_QUEUE, FETCH_QUEUE, HOUSEKEEPING_QUEUE, JobState
 from catalog.runtime import Runtime
 from mirror.tasks import CONTEXT, WorkerContext, add_tasks
 from mirror.worker import WorkerConfig
@@ -123,7 +123,7 @@ async def run_queue_worker(
             worker_middleware=[metrics.middleware],
         )  # fmt: skip
 
-    control = worker([CONTROL_QUEUE], config.control, CONTROL_GRACE, "control")
+    control = worker([CONTROL_QUEUE, HOUSEKEEPING_QUEUE], config.control, CONTROL_GRACE, "control")
     fetch = worker([FETCH_QUEUE], config.concurrency, config.grace, "fetch")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

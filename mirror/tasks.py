@@ -34,7 +34,7 @@ from procrastinate.job_context import AbortReason, JobContext
 from procrastinate.jobs import Job
 
 from catalog.errors import DatamirrorError
-from catalog.queue import CONTROL_QUEUE, NAMESPACE, SCHEDULES, STALLED, SYNC
+from catalog.queue import CONTROL_QUEUE, HOUSEKEEPING_QUEUE, NAMESPACE, SCHEDULES, STALLED, SYNC
 from catalog.runtime import Runtime
 from mirror import jobs
 from mirror.batch_jobs import JobTarget, connection_cap, run_batch, run_parts
@@ -167,12 +167,13 @@ async def gc_task(context: JobContext, dry_run: bool = False) -> None:
     log.info("gc: deleted %d object(s); %d still referenced", result.deleted, result.kept)
 
 
-@blueprint.task(name="schedules", pass_context=True, queue=CONTROL_QUEUE)
+@blueprint.task(name="schedules", pass_context=True, queue=HOUSEKEEPING_QUEUE)
 async def schedules_task(context: JobContext, timestamp: int) -> None:
     """Queue the sync of every source whose cron schedule is due, unless one of its syncs
-    is queued or running already."""
+    is queued or running already; forget the sweeps' own jobs of more than an hour ago."""
     runtime = worker_context(context).runtime
     queue = runtime.jobs
+    await context.app.job_manager.delete_old_jobs(nb_hours=1, queue=HOUSEKEEPING_QUEUE)
     for name in await due_datasets(runtime.catalog, datetime.fromtimestamp(timestamp, UTC)):
         if await queue.pending([SYNC], {"dataset": name}):
             continue
@@ -181,7 +182,7 @@ async def schedules_task(context: JobContext, timestamp: int) -> None:
             log.info("queued the scheduled sync of %s as job %d", name, job_id)
 
 
-@blueprint.task(name="stalled", pass_context=True, queue=CONTROL_QUEUE)
+@blueprint.task(name="stalled", pass_context=True, queue=HOUSEKEEPING_QUEUE)
 async def stalled_task(context: JobContext, timestamp: int) -> None:
     """Send back to the queue the running jobs of workers whose heartbeat stopped."""
     here = worker_context(context)

@@ -195,6 +195,7 @@ def worker(
             from mirror.queue_worker import run_queue_worker
 
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+            logging.getLogger("procrastinate").setLevel(logging.WARNING)
             runtime.queue.stalled_after = stalled_after
             await run_queue_worker(runtime, config, until_idle=once)
             return

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from catalog.errors import DatamirrorError
-from catalog.queue import JobInfo, JobQueue, JobState
+from catalog.queue import USER_TASKS, JobInfo, JobQueue, JobState
 from catalog.runtime import Runtime
 from datamirror.cli.common import table, with_runtime
 from mirror.progress import Progress
@@ -40,15 +40,20 @@ async def follow(
     """Follow job `job_id` to its end, drawing its progress; its report's lines, or
     JobFailedError (with them) when it did not succeed."""
     told: tuple[int, int] | None = None
+    last: Mapping[str, Any] | None = None
     waiting = False
     try:
         while not (job := await queue.job(job_id)).done:
             if job.state is JobState.QUEUED and not waiting:
                 say(f"sync queued as job {job_id}; waiting for a worker")
                 waiting = True
-            told = _draw(progress, job.report.get("progress"), told)
+            last = job.report.get("progress") or last
+            told = _draw(progress, last, told)
             await asyncio.sleep(POLL_SECONDS)
-        _draw(progress, (job.report.get("progress") or None), told)
+        if job.state is JobState.SUCCEEDED and last:
+            _draw(
+                progress, {**last, "files_done": last["files"], "bytes_done": last["bytes"]}, told
+            )
     finally:
         progress.close()
     lines = report_lines(job.report)
@@ -97,7 +102,7 @@ def jobs(ctx: click.Context, dataset: str | None, states: tuple[str, ...], as_js
 
     async def listing(runtime: Runtime) -> list[JobInfo]:
         wanted = [JobState(s) for s in states]
-        found = await runtime.jobs.jobs(dataset=dataset, states=wanted)
+        found = await runtime.jobs.jobs(dataset=dataset, states=wanted, tasks=USER_TASKS)
         return await runtime.jobs.with_runs(found) if as_json else found
 
     found: list[JobInfo] = with_runtime(ctx, listing)
