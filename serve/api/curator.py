@@ -9,7 +9,7 @@
     GET    /api/v1/openapi.json             the OpenAPI 3.1 description (public)
 
 Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curator scope:
-403 (RFC 6750 §3.1). Syncing through the API needs the job queue and is not offered here.
+403 (RFC 6750 §3.1). Syncs and their jobs: `serve.api.jobs`.
 """
 
 from __future__ import annotations
