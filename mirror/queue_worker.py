@@ -136,7 +136,7 @@ async def run_queue_worker(
                     for w in (control, fetch)]  # fmt: skip
             watch = asyncio.create_task(_watch(runtime, metrics, stop, until_idle, runs))
             await stop.wait()
-            log.info("worker: stopping (fetch jobs get %.0fs to finish)", config.grace)
+            log.info("worker: stopping (fetch jobs get %gs to finish)", config.grace)
             control.stop()  # type: ignore[no-untyped-call]
             fetch.stop()  # type: ignore[no-untyped-call]
             watch.cancel()
