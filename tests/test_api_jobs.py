@@ -64,7 +64,8 @@ async def test_a_sync_queued_through_the_api_is_followed_to_its_report(
     jsonschema.validate(job, job_schema)
     assert job["report"]["published"] is True
     assert job["report"]["new"] == 31
-    assert job["started_at"] and job["finished_at"]
+    assert job["started_at"]
+    assert job["finished_at"]
     listed = call(base, "GET", "/api/v1/jobs?dataset=ds", token)[2]["jobs"]
     assert {j["task"] for j in listed} == {"sync", "batch"}
     assert all(j["dataset"] == "ds" for j in listed)

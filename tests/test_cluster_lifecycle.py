@@ -105,10 +105,12 @@ async def test_sync_wait_ends_as_its_job_and_jobs_lists_retries_and_cancels(
     ok = cli("sync", "good", "--wait", "--no-progress")
     failed = cli("sync", "bad", "--wait", "--no-progress", check=False)
 
-    assert "good 2" in ok.stdout and "published" in ok.stdout
+    assert "good 2" in ok.stdout
+    assert "published" in ok.stdout
     assert failed.returncode == 1
     assert "checksum mismatch for sub/f0000.bin: md5 expected 000000" in failed.stderr
-    assert "error: job" in failed.stderr and "failed" in failed.stderr
+    assert "error: job" in failed.stderr
+    assert "failed" in failed.stderr
     (nightly,) = await cluster.queue.jobs(dataset="nightly", tasks=[SYNC])  # its schedule's
     assert (await cluster.finished(nightly.id)).state is JobState.SUCCEEDED
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
@@ -126,5 +128,5 @@ async def test_sync_wait_ends_as_its_job_and_jobs_lists_retries_and_cancels(
     assert "is cancelled" in cli("jobs", "cancel", str(failed_id)).stdout
     assert (await cluster.queue.job(failed_id)).state is JobState.CANCELLED
     gone = cli("jobs", "cancel", "424242", check=False)
-    assert gone.returncode == 1 and "no job with id 424242" in gone.stderr
-
+    assert gone.returncode == 1
+    assert "no job with id 424242" in gone.stderr
