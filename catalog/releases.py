@@ -137,6 +137,19 @@ class Releases:
 
         return await self._db.run(entries)
 
+    async def entries_at(
+        self, release_id: int, paths: Sequence[str]
+    ) -> builtins.list[ManifestEntry]:
+        """The release's entries at `paths` (those it records)."""
+
+        def entries(session: Session) -> builtins.list[ManifestEntry]:
+            rows = session.scalars(
+                select(Entry).where(Entry.release_id == release_id, Entry.path.in_(list(paths)))
+            )
+            return [entry_to_manifest(e) for e in rows]
+
+        return await self._db.run(entries) if paths else []
+
     async def add_entries(self, release_id: int, entries: Sequence[ManifestEntry]) -> None:
         """Record files that landed in a building release (idempotent per path)."""
         if entries:

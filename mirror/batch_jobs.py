@@ -69,7 +69,8 @@ async def run_batch(
         return None
     sync_options, _ = options_from_json(options)
     planned = [planned_from_json(f) for f in files]
-    recorded = {e.path: e for e in await catalog.releases.entries(target.release_id)}
+    paths = [p.entry.path for p in planned]
+    recorded = {e.path: e for e in await catalog.releases.entries_at(target.release_id, paths)}
     todo = [p for p in planned if not _recorded(p, recorded.get(p.entry.path))]
     if not todo:
         return await _record(runtime, target, Outcome(target.batch))

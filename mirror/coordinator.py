@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -42,7 +43,8 @@ from mirror.transfer import Fetched, TransferContext, open_writer, read_back
 
 log = logging.getLogger(__name__)
 ROUNDS = 2
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.1
+PROGRESS_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +73,23 @@ async def coordinate(
         await ctx.entries.flush()
     rest = [f for f in todo if f.entry.path not in ctx.prefetched]
     follower = _Follower(coord, ctx, rest)
+    import time as _t
+
+    log.warning("T coordinate start %.3f", _t.time())
     try:
         errors: dict[str, FileError] = {}
         for _round in range(ROUNDS):
             await follower.defer_missing(errors)
             await follower.wait()
-            errors = await follower.settle()
-            if not await follower.missing(errors):
+            errors, recorded = await follower.settle()
+            if not follower.missing_of(recorded, errors):
                 break
     except asyncio.CancelledError:
         if coord.user_abort():
             await _cancel_pending(coord.queue, ctx.release_id)
         raise
     await follower.note_progress(0)
-    fetched, failed = await follower.outcome(errors)
+    fetched, failed = await follower.outcome(errors, recorded)
     return Outcome(local.fetched + fetched, tuple(sorted(local.errors + failed, key=_path)))
 
 
@@ -116,11 +121,12 @@ class _Follower:
             and e.size == f.entry.size and e.source_etag == f.entry.version
         }  # fmt: skip
 
-    async def missing(self, errors: dict[str, FileError]) -> list[PlannedFile]:
+    def missing_of(
+        self, recorded: dict[str, ManifestEntry], errors: dict[str, FileError]
+    ) -> list[PlannedFile]:
         """Files not recorded yet, less those of batches that failed for good (a batch
         job has tried each of its files under the retry policy); a split file goes out
         again whatever stopped it."""
-        recorded = await self.recorded()
         return [
             f for p, f in self.files.items()
             if p not in recorded and (p in self.split or p not in errors)
@@ -137,30 +143,38 @@ class _Follower:
         self.numbers.extend(numbers)
         small: list[PlannedFile] = []
         runs: list[tuple[PlannedFile, list[int]]] = []
-        for planned in await self.missing(errors):
+        for planned in self.missing_of(await self.recorded(), errors):
             path = planned.entry.path
             if path in self.split:
                 parts = await self.open_split(planned)
                 runs.append((planned, [n for n in parts if (path, n) not in covered_parts]))
             elif path not in covered:
                 small.append(planned)
+        batches = []
         for batch in make_batches(small, coord.workers, coord.fan_out, first=last + 1):
-            files = [planned_to_json(f) for f in batch.files]
-            await self.defer(BATCH, batch.number, {"files": files})
+            batches.append(
+                self.job_args(batch.number, {"files": [planned_to_json(f) for f in batch.files]})
+            )
             last = batch.number
+        part_runs = []
         for planned, parts in runs:
             for run in make_part_runs(planned.entry.path, parts, ctx.part_size, coord.fan_out,
                                       last + 1):  # fmt: skip
-                await self.defer(PARTS, run.number, {"file": planned_to_json(planned),
-                                                      "parts": list(run.parts)})  # fmt: skip
+                part_runs.append(
+                    self.job_args(
+                        run.number, {"file": planned_to_json(planned), "parts": list(run.parts)}
+                    )
+                )
                 last = run.number
+        # part runs first: a split file is the longest work, and batches fill in around it
+        await coord.queue.enqueue_many(PARTS, part_runs, queue=FETCH_QUEUE)
+        await coord.queue.enqueue_many(BATCH, batches, queue=FETCH_QUEUE)
 
-    async def defer(self, task: str, number: int, args: dict[str, Any]) -> None:
+    def job_args(self, number: int, args: dict[str, Any]) -> dict[str, Any]:
         target = JobTarget(self.ctx.dataset, self.ctx.release_id, self.ctx.release, number,
                            self.coord.share)  # fmt: skip
-        full = {**_target_json(target), **args, "options": self.coord.options}
-        await self.coord.queue.enqueue(task, full, queue=FETCH_QUEUE)
         self.numbers.append(number)
+        return {**_target_json(target), **args, "options": self.coord.options}
 
     async def open_split(self, planned: PlannedFile) -> list[int]:
         """Open (or reopen) the split file's upload; the numbers of its parts not landed."""
@@ -172,13 +186,14 @@ class _Follower:
         return [n for n in range(1, count + 1) if n not in state.landed]
 
     async def wait(self) -> None:
-        """Until no job of the release is queued or running, keeping the run's progress."""
+        """Until no job of the release is queued or running, keeping the run's progress
+        (about once a second)."""
         release_id = self.ctx.release_id
-        while True:
-            pending = await self.coord.queue.pending([BATCH, PARTS], {"release_id": release_id})
-            await self.note_progress(len(pending))
-            if not pending:
-                return
+        noted = time.monotonic()
+        while pending := await self.coord.queue.pending([BATCH, PARTS], {"release_id": release_id}):
+            if time.monotonic() - noted >= PROGRESS_SECONDS:
+                await self.note_progress(len(pending))
+                noted = time.monotonic()
             await asyncio.sleep(self.coord.poll)
 
     async def note_progress(self, pending: int) -> None:
@@ -199,19 +214,20 @@ class _Follower:
             "jobs_pending": pending, "jobs": len(self.numbers),
         })  # fmt: skip
 
-    async def settle(self) -> dict[str, FileError]:
+    async def settle(self) -> tuple[dict[str, FileError], dict[str, ManifestEntry]]:
         """Complete the split files whose parts have all landed; the errors the jobs
-        recorded for files still missing, by path."""
+        recorded (by path) and what the release now records."""
         errors = await self.job_errors()
         recorded = await self.recorded()
         for path in sorted(self.split - set(recorded)):
             planned = self.files[path]
             try:
-                if await self.finish_split(planned):
+                if (entry := await self.finish_split(planned)) is not None:
                     errors.pop(path, None)
+                    recorded[path] = entry
             except (DatamirrorError, OSError) as exc:
                 errors[path] = file_error(path, exc)
-        return errors
+        return errors, recorded
 
     async def job_errors(self) -> dict[str, FileError]:
         outcomes = await self.ctx.catalog.batches.of_release(self.ctx.release_id, self.numbers)
@@ -221,16 +237,16 @@ class _Follower:
                 found[error["path"]] = FileError(**error)
         return found
 
-    async def finish_split(self, planned: PlannedFile) -> bool:
+    async def finish_split(self, planned: PlannedFile) -> ManifestEntry | None:
         """Complete the upload of a split file whose parts all landed, hash it from the
-        store, check it and record it; False while parts are missing. A digest that
-        disagrees forgets the upload (the next round fetches it again)."""
+        store, check it and record it (its entry); None while parts are missing. A digest
+        that disagrees forgets the upload (the next round fetches it again)."""
         ctx, entry = self.ctx, planned.entry
         state = await ctx.catalog.transfers.get(ctx.release_id, entry.path)
         if state is None or not state.upload_id:
-            return False
+            return None
         if len(state.landed) < len(part_ranges(entry.size, state.part_size)):
-            return False
+            return None
         try:
             writer = await ctx.store.resume_upload(state.key, state.upload_id, state.part_size)
             await writer.complete()
@@ -252,14 +268,13 @@ class _Follower:
         )  # fmt: skip
         await ctx.catalog.releases.add_entries(ctx.release_id, [manifest_entry])
         await ctx.catalog.transfers.finish(ctx.release_id, entry.path)
-        return True
+        return manifest_entry
 
     async def outcome(
-        self, errors: dict[str, FileError]
+        self, errors: dict[str, FileError], recorded: dict[str, ManifestEntry]
     ) -> tuple[tuple[Fetched, ...], tuple[FileError, ...]]:
         """What landed (with the bytes the jobs moved) and what failed: a file neither
         recorded nor reported by its job failed with its job."""
-        recorded = await self.recorded()
         outcomes = await self.ctx.catalog.batches.of_release(self.ctx.release_id, self.numbers)
         moved = sum(o.transferred for o in outcomes)
         resumed = sum(o.resumed for o in outcomes)

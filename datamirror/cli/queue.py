@@ -17,7 +17,7 @@ from catalog.runtime import Runtime
 from datamirror.cli.common import table, with_runtime
 from mirror.progress import Progress
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.1
 
 
 class JobFailedError(DatamirrorError):
