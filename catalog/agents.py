@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from catalog.errors import InvalidSettingError
@@ -34,6 +35,19 @@ class Agent:
     @property
     def is_person(self) -> bool:
         return self.family is not None
+
+    def schema_org(self) -> dict[str, Any]:
+        """This agent as a schema.org Person or Organization (without an `@id`)."""
+        if self.family is not None:
+            found: dict[str, Any] = {"@type": "Person", "name": self.display}
+            found["familyName"] = self.family
+            if self.given:
+                found["givenName"] = self.given
+        else:
+            found = {"@type": "Organization", "name": self.name}
+        if self.url:
+            found["sameAs" if self.family is not None else "url"] = self.url
+        return found
 
     @property
     def display(self) -> str:

@@ -7,24 +7,61 @@
     AWS_REGION                   S3 region                         us-east-1
     DATAMIRROR_SECRET            URL-signing key                   a key kept in the catalog
     DATAMIRROR_SOURCE_ALLOWLIST  hosts the curator API may register although not public
+    DATAMIRROR_CREDENTIALS_<NAME>_ACCESS_KEY_ID, _SECRET_ACCESS_KEY (and _SESSION_TOKEN)
+                                 the key pair of S3 sources with the option `credentials: NAME`
 
-AWS credentials are boto3's own business (its chain reads AWS_ACCESS_KEY_ID and friends).
+The store's AWS credentials are boto3's own business (its chain reads AWS_ACCESS_KEY_ID
+and friends); sources registered through the curator API never use them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from catalog.public_address import parse_allowlist
 
 DEFAULT_HOME = "./datamirror-data"
 DEFAULT_REGION = "us-east-1"
 
 
-def parse_allowlist(value: str | None) -> frozenset[str]:
-    """Comma-separated host names, lower-cased, without a trailing dot."""
-    return frozenset(h.strip().lower().rstrip(".") for h in (value or "").split(",") if h.strip())
+CREDENTIALS_PREFIX = "DATAMIRROR_CREDENTIALS_"
+CREDENTIALS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+CREDENTIALS_VARIABLE = re.compile(
+    r"^DATAMIRROR_CREDENTIALS_(?P<name>[A-Z0-9_]+?)_(?P<part>ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """S3 credentials named for a source (never the store's)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+def credentials_variable(name: str) -> str:
+    """The environment name under which the key pair `name` is looked up (its prefix)."""
+    return f"{CREDENTIALS_PREFIX}{name.upper().replace('-', '_')}"
+
+
+def parse_credentials(env: Mapping[str, str]) -> dict[str, KeyPair]:
+    """The named key pairs of the environment, by their upper-case name; a name with only
+    half a pair is left out."""
+    parts: dict[str, dict[str, str]] = {}
+    for variable, value in env.items():
+        match = CREDENTIALS_VARIABLE.match(variable)
+        if match and value:
+            parts.setdefault(match.group("name"), {})[match.group("part")] = value
+    return {
+        name: KeyPair(p["ACCESS_KEY_ID"], p["SECRET_ACCESS_KEY"], p.get("SESSION_TOKEN"))
+        for name, p in parts.items()
+        if "ACCESS_KEY_ID" in p and "SECRET_ACCESS_KEY" in p
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +74,7 @@ class Settings:
     secret: str | None = field(default=None, repr=False)
     source_allowlist: frozenset[str] = frozenset()
     home_from_default: bool = False
+    source_credentials: Mapping[str, KeyPair] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,10 +89,15 @@ class Settings:
             secret=env.get("DATAMIRROR_SECRET") or None,
             source_allowlist=parse_allowlist(env.get("DATAMIRROR_SOURCE_ALLOWLIST")),
             home_from_default=not env.get("DATAMIRROR_HOME"),
+            source_credentials=parse_credentials(env),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+    def key_pair(self, name: str) -> KeyPair | None:
+        """The key pair named `name` (as a source's `credentials` option spells it)."""
+        return self.source_credentials.get(name.upper().replace("-", "_"))
 
     @property
     def embedded_db(self) -> bool:

@@ -183,6 +183,47 @@ class SourceError(DatamirrorError):
         return self.transient
 
 
+class NotPublicAddressError(DatamirrorError):
+    """A source's host is not at a public address."""
+
+    status = 400
+
+    def __init__(self, host: str, address: str) -> None:
+        shown = host if host == address else f"{host} resolves to {address}, which"
+        super().__init__(
+            f"{shown} is not a public address "
+            "(loopback, private, link-local and metadata addresses are refused)",
+            hint=f"an operator may allow the host with DATAMIRROR_SOURCE_ALLOWLIST={host}",
+        )
+        self.host = host
+        self.address = address
+
+
+class UnresolvableHostError(DatamirrorError):
+    """A source's host does not resolve."""
+
+    status = 400
+
+    def __init__(self, host: str, cause: str) -> None:
+        super().__init__(
+            f"the host {host} does not resolve ({cause})",
+            hint="check the host name in the URL",
+        )
+        self.host = host
+        self.cause = cause
+
+
+class PeerRefusedError(SourceError):
+    """A public-only source's connection would go to an address that is not public."""
+
+    status = 400
+
+    def __init__(self, url: str, refusal: NotPublicAddressError) -> None:
+        super().__init__(url, f"refused to connect: {refusal.message}", hint=refusal.hint)
+        self.host = refusal.host
+        self.address = refusal.address
+
+
 class EmptyListingError(SourceError):
     """The source listed no files."""
 

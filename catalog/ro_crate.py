@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
+from catalog.agents import Agent, parse_agent
 from catalog.manifest import ManifestEntry
 from catalog.media_types import content_type
 
@@ -74,6 +75,11 @@ class CrateFacts:
     license: str | None = None
     run_started: datetime | None = None
     run_ended: datetime | None = None
+    creators: tuple[str, ...] = ()
+    publisher: str | None = None
+    keywords: tuple[str, ...] = ()
+    homepage: str | None = None
+    citation: str | None = None
 
 
 def ro_crate(facts: CrateFacts, entries: Sequence[ManifestEntry]) -> dict[str, Any]:
@@ -81,7 +87,11 @@ def ro_crate(facts: CrateFacts, entries: Sequence[ManifestEntry]) -> dict[str, A
     files = [file_entity(e) for e in sorted(entries, key=lambda e: e.path)]
     terms = sorted({t for f in files for t in f if t in _TERM_NAMES})
     license_value, license_entities = license_of(facts.license)
-    publisher = publisher_of(facts.source_url)
+    publisher = publisher_of(facts)
+    creators = [
+        agent_entity(parse_agent(text), f"#creator-{number}")
+        for number, text in enumerate(facts.creators, start=1)
+    ]
     tool = tool_entity()
     root: dict[str, Any] = {
         "@id": "./",
@@ -97,6 +107,18 @@ def ro_crate(facts: CrateFacts, entries: Sequence[ManifestEntry]) -> dict[str, A
         "contentSize": str(sum(e.size for e in entries)),
         "hasPart": [{"@id": f["@id"]} for f in files],
     }
+    if creators:
+        root["creator"] = [{"@id": c["@id"]} for c in creators]
+    if facts.keywords:
+        root["keywords"] = list(facts.keywords)
+    if facts.homepage:
+        root["url"] = facts.homepage
+    if facts.citation:
+        # RO-Crate's `citation` names a work by its absolute URI; words go in `creditText`
+        is_uri = urlsplit(facts.citation).scheme in {"http", "https"} and " " not in facts.citation
+        root["citation" if is_uri else "creditText"] = (
+            {"@id": facts.citation} if is_uri else facts.citation
+        )
     graph = [
         {
             "@id": METADATA_ID,
@@ -105,7 +127,7 @@ def ro_crate(facts: CrateFacts, entries: Sequence[ManifestEntry]) -> dict[str, A
             "about": {"@id": "./"},
         },
         root,
-        publisher,
+        *_unique([publisher, *creators]),
         {
             "@id": facts.source_url,
             "@type": "CreativeWork",
@@ -181,13 +203,26 @@ def spdx_id(text: str) -> str | None:
     return str(canonical)
 
 
-def publisher_of(source_url: str) -> dict[str, Any]:
-    """The organization at the source's host: what published the bytes mirrored (a local
-    id: its origin may be the source's own URL, which is the `isBasedOn` entity)."""
-    parts = urlsplit(source_url)
+def publisher_of(facts: CrateFacts) -> dict[str, Any]:
+    """The publisher the curator named, else the organization at the source's host: what
+    published the bytes mirrored (a local id: its origin may be the source's own URL,
+    which is the `isBasedOn` entity)."""
+    if facts.publisher:
+        return agent_entity(parse_agent(facts.publisher, role="publisher"), "#publisher")
+    parts = urlsplit(facts.source_url)
     origin = f"{parts.scheme}://{parts.netloc}/"
     return {"@id": "#source-publisher", "@type": "Organization",
             "name": parts.hostname or parts.netloc, "url": origin}  # fmt: skip
+
+
+def agent_entity(agent: Agent, local_id: str) -> dict[str, Any]:
+    """A Person or Organization entity, identified by its URL (an ORCID) when it has one."""
+    return {"@id": agent.url or local_id, **agent.schema_org()}
+
+
+def _unique(entities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each entity once (a creator may also be the publisher)."""
+    return list({entity["@id"]: entity for entity in reversed(entities)}.values())[::-1]
 
 
 def tool_entity() -> dict[str, Any]:

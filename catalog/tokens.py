@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,6 +33,8 @@ from catalog.models import Dataset, Token, utcnow
 CURATOR = "curator"
 READ_PREFIX = "read:"
 SIGNING_KEY_SCOPE = "internal:url-signing-key"
+MAX_SCOPE = 200  # the column's width
+MAX_ID = 2**31 - 1  # the id column's range (a 32-bit INTEGER in PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,14 @@ class TokenInfo:
         return cls(row.id, tuple(row.scope.split()), row.label, row.created_at, row.revoked_at)
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: what is kept of it, and its secret (shown once, never stored)."""
+
+    info: TokenInfo
+    secret: str = field(repr=False)
+
+
 def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -55,8 +65,8 @@ def hash_token(secret: str) -> str:
 def parse_scopes(scope: str) -> tuple[str, ...]:
     """The scopes of a space-separated scope string, each checked for its form."""
     scopes = tuple(dict.fromkeys(scope.split()))
-    if not scopes:
-        raise InvalidScopeError(scope)
+    if not scopes or len(" ".join(scopes)) > MAX_SCOPE:
+        raise InvalidScopeError(scope if scopes else "")
     for one in scopes:
         if one == CURATOR:
             continue
@@ -76,6 +86,10 @@ class Tokens:
     async def create(self, scope: str, label: str | None = None) -> str:
         """A new token's secret (shown once; only its hash is stored); its datasets must
         exist (`UnknownDatasetError` otherwise)."""
+        return (await self.issue(scope, label)).secret
+
+    async def issue(self, scope: str, label: str | None = None) -> IssuedToken:
+        """`create`, with what is kept of the token (its id, scopes, label, creation)."""
         scopes = parse_scopes(scope)
         return await self._db.run(lambda session: _create(session, scopes, label))
 
@@ -108,13 +122,16 @@ class Tokens:
         return bytes.fromhex(key)
 
 
-def _create(session: Session, scopes: tuple[str, ...], label: str | None) -> str:
+def _create(session: Session, scopes: tuple[str, ...], label: str | None) -> IssuedToken:
     for name in (s.removeprefix(READ_PREFIX) for s in scopes if s != CURATOR):
         if session.scalar(select(Dataset.id).where(Dataset.name == name)) is None:
             raise UnknownDatasetError(name)
     secret = secrets.token_urlsafe(32)
-    session.add(Token(token_hash=hash_token(secret), scope=" ".join(scopes), label=label))
-    return secret
+    row = Token(token_hash=hash_token(secret), scope=" ".join(scopes), label=label)
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return IssuedToken(TokenInfo.from_row(row), secret)
 
 
 def _check(session: Session, secret: str) -> frozenset[str] | None:
@@ -129,6 +146,8 @@ def _check(session: Session, secret: str) -> frozenset[str] | None:
 
 
 def _revoke(session: Session, token_id: int) -> TokenInfo:
+    if not 0 < token_id <= MAX_ID:
+        raise UnknownTokenError(token_id)
     row = session.get(Token, token_id)
     if row is None or row.scope == SIGNING_KEY_SCOPE:
         raise UnknownTokenError(token_id)

@@ -36,7 +36,7 @@ async def sync(
     workers, `mirror.coordinator`) and its `job_id`."""
     found = await runtime.catalog.datasets.get(dataset)
     async with runtime.catalog.leases.hold(dataset_lease(dataset), "sync", on_wait=on_wait):
-        source = open_source(found.url, found.options, region=runtime.settings.aws_region)
+        source = open_source(found.url, found.options, settings=runtime.settings)
         try:
             return await run_sync(runtime.catalog, runtime.store, source, dataset,
                                   options or SyncOptions(), progress, fetch=fetch,

@@ -22,7 +22,9 @@ def crate_facts(dataset: Dataset, release: str, run_started: datetime | None) ->
     return CrateFacts(
         dataset=dataset.name, source_url=dataset.url, release=release, published=now,
         title=dataset.title, description=dataset.description, license=dataset.license,
-        run_started=run_started, run_ended=now,
+        run_started=run_started, run_ended=now, creators=tuple(dataset.creators or ()),
+        publisher=dataset.publisher, keywords=tuple(dataset.keywords or ()),
+        homepage=dataset.homepage, citation=dataset.citation,
     )  # fmt: skip
 
 

@@ -39,15 +39,17 @@ from catalog.store.base import SupportsPresign
 from serve import assets, crawlers, routes
 from serve.access import GATE, Gatekeeper, TokenCache, access_middleware
 from serve.api.curator import API, CuratorApi
+from serve.api.curator import PREFIX as API_PREFIX
 from serve.api.curator import add_routes as add_api_routes
 from serve.api.drs import DRS, drs_api
 from serve.api.drs import add_routes as add_drs_routes
 from serve.api.jobs import JOBS, JobsApi
 from serve.api.jobs import add_routes as add_jobs_routes
+from serve.api.tokens import add_routes as add_token_routes
 from serve.catalog_view import CatalogView
 from serve.documents import Documents
 from serve.http.cors import add_cors_headers, add_resource
-from serve.http.problems import problem_middleware
+from serve.http.problems import PROBLEM_PREFIXES, problem_middleware
 from serve.metrics import METRICS, Metrics, metrics_handler, metrics_middleware
 from serve.object_senders import DEFAULT_HOT_BYTES, object_senders
 
@@ -90,6 +92,8 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})
     add_api_routes(router)
     add_jobs_routes(router)
+    add_token_routes(router)
+    app[PROBLEM_PREFIXES] = (f"{API_PREFIX}/",)
     add_drs_routes(app)
     return app
 

@@ -1,9 +1,14 @@
-"""Prometheus metrics in the text exposition format (0.0.4), written by hand.
+"""Prometheus metrics through prometheus-client, covering every process of the server.
 
-Per process: with `datamirror serve --workers N` each worker keeps its own numbers and
-`/metrics` reports the worker that answered the scrape. Scrape each pod (one worker per pod
-in Kubernetes, the HPA adds pods) or sum with PromQL; on one machine with several workers
-the numbers of a single scrape cover one worker only.
+`datamirror serve` runs prometheus-client's multiprocess mode (`serve.metrics_dir` sets
+PROMETHEUS_MULTIPROC_DIR before the workers start): each worker writes its numbers to its
+own files in that folder, and `/metrics`, whichever worker answers it, reads them all, so
+one scrape covers the pod. The in-flight gauge sums the live workers only (`livesum`);
+counters and histograms of a worker that died stay counted (counters never go back). An
+application made without that folder (in-process tests) keeps its numbers in memory.
+
+prometheus-client is imported when the first `Metrics` is made, not with this module, so
+that the folder is set before it chooses where its values live.
 
 `metrics_middleware` is the outermost middleware: it finishes writing the response itself,
 so the latency covers the whole body and the byte count what was sent.
@@ -15,37 +20,69 @@ path no route answers.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import hdrs, web
+
+from serve.metrics_dir import MULTIPROC_ENV
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass(slots=True)
-class Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
-    total: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(BUCKETS, seconds)] += 1
-        self.total += seconds
-
-
-@dataclass(slots=True)
 class Metrics:
-    requests: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    sent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
-    latency: defaultdict[str, Histogram] = field(default_factory=lambda: defaultdict(Histogram))
-    in_flight: int = 0
-    # route name -> its kind, worked out once per name
-    _kinds: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    """The server's metrics (names and labels as they have always been):
+
+    datamirror_http_requests_total{kind,status}       answers, by route kind and status class
+    datamirror_http_response_bytes_total{kind}        body bytes sent
+    datamirror_http_request_duration_seconds{kind}    histogram, to the last byte
+    datamirror_http_requests_in_flight                being answered now
+    """
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.registry = CollectorRegistry()
+        owner = None if self.multiprocess else self.registry
+        if self.multiprocess:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        self._requests = Counter(
+            "datamirror_http_requests",
+            "HTTP requests answered, by route kind and status class.",
+            ["kind", "status"],
+            registry=owner,
+        )
+        self._sent = Counter(
+            "datamirror_http_response_bytes",
+            "Response body bytes sent, by route kind.",
+            ["kind"],
+            registry=owner,
+        )
+        self._latency = Histogram(
+            "datamirror_http_request_duration_seconds",
+            "Time from the request to the last byte of the answer, by route kind.",
+            ["kind"],
+            buckets=BUCKETS,
+            registry=owner,
+        )
+        self.in_flight = Gauge(
+            "datamirror_http_requests_in_flight",
+            "Requests being answered now.",
+            multiprocess_mode="livesum",
+            registry=owner,
+        )
+        # labelled children, looked up once per label values
+        self._by_status: dict[tuple[str, str], Any] = {}
+        self._by_kind: dict[str, tuple[Any, Any]] = {}
+        self._kinds: dict[str, str] = {}  # route name -> its kind
 
     def kind(self, request: web.Request) -> str:
         route = request.match_info.route
@@ -60,50 +97,22 @@ class Metrics:
         return kind
 
     def record(self, kind: str, status: int, sent: int, seconds: float) -> None:
-        self.requests[(kind, f"{status // 100}xx")] += 1
-        self.sent[kind] += sent
-        self.latency[kind].observe(seconds)
+        key = (kind, f"{status // 100}xx")
+        counter = self._by_status.get(key)
+        if counter is None:
+            counter = self._by_status[key] = self._requests.labels(*key)
+        children = self._by_kind.get(kind)
+        if children is None:
+            children = self._by_kind[kind] = (self._sent.labels(kind), self._latency.labels(kind))
+        counter.inc()
+        children[0].inc(sent)
+        children[1].observe(seconds)
 
-    def exposition(self) -> str:
-        lines = [
-            "# HELP datamirror_http_requests_total HTTP requests answered, by route kind and status class.",  # noqa: E501
-            "# TYPE datamirror_http_requests_total counter",
-        ]
-        for (kind, status), count in sorted(self.requests.items()):
-            lines.append(
-                f'datamirror_http_requests_total{{kind="{kind}",status="{status}"}} {count}'
-            )
-        lines += [
-            "# HELP datamirror_http_response_bytes_total Response body bytes sent, by route kind.",
-            "# TYPE datamirror_http_response_bytes_total counter",
-        ]
-        lines += [
-            f'datamirror_http_response_bytes_total{{kind="{k}"}} {n}'
-            for k, n in sorted(self.sent.items())
-        ]
-        lines += _histogram_lines(self.latency)
-        lines += [
-            "# HELP datamirror_http_requests_in_flight Requests being answered now.",
-            "# TYPE datamirror_http_requests_in_flight gauge",
-            f"datamirror_http_requests_in_flight {self.in_flight}",
-        ]
-        return "\n".join(lines) + "\n"
+    def exposition(self) -> bytes:
+        """The text format of every process's numbers (reads files: call it in a thread)."""
+        from prometheus_client import generate_latest
 
-
-def _histogram_lines(latency: dict[str, Histogram]) -> list[str]:
-    name = "datamirror_http_request_duration_seconds"
-    lines = [
-        f"# HELP {name} Time from the request to the last byte of the answer, by route kind.",
-        f"# TYPE {name} histogram",
-    ]
-    for kind, histogram in sorted(latency.items()):
-        cumulative = 0
-        for bound, count in zip((*BUCKETS, "+Inf"), histogram.counts, strict=True):
-            cumulative += count
-            lines.append(f'{name}_bucket{{kind="{kind}",le="{bound}"}} {cumulative}')
-        lines.append(f'{name}_sum{{kind="{kind}"}} {histogram.total}')
-        lines.append(f'{name}_count{{kind="{kind}"}} {cumulative}')
-    return lines
+        return generate_latest(self.registry)
 
 
 METRICS = web.AppKey("metrics", Metrics)
@@ -113,7 +122,7 @@ METRICS = web.AppKey("metrics", Metrics)
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
     started = time.perf_counter()
-    metrics.in_flight += 1
+    metrics.in_flight.inc()
     status, sent = 500, 0
     try:
         try:
@@ -130,7 +139,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         sent = _body_bytes(request, response)
         return response
     finally:
-        metrics.in_flight -= 1
+        metrics.in_flight.dec()
         metrics.record(metrics.kind(request), status, sent, time.perf_counter() - started)
 
 
@@ -141,7 +150,7 @@ def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = request.app[METRICS].exposition()
-    response = web.Response(text=body, headers={"Cache-Control": "no-store"})
+    body = await asyncio.to_thread(request.app[METRICS].exposition)
+    response = web.Response(body=body, headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = CONTENT_TYPE
     return response

@@ -76,8 +76,8 @@ def index_html(datasets: Sequence[DatasetInfo], query: str, total: int) -> str:
 @dataclass(frozen=True)
 class Landing:
     """What a landing page shows. `outline` is that of the current release, if any.
-    `drs_uri`: the hook for GA4GH DRS, the current release's DRS URI once the server has
-    one (None: the page shows no DRS line)."""
+    `drs_uri`: the current release's GA4GH DRS bundle URI (None: no release, no DRS
+    line)."""
 
     ds: DatasetInfo
     releases: Sequence[ReleaseInfo]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ import xxhash
 from aiohttp import hdrs, web
 from cachetools import LRUCache
 
+from catalog.drs_ids import bundle_id, drs_uri
 from catalog.errors import UnknownDatasetError
 from catalog.layout import NAME_RE
 from catalog.manifest import ManifestEntry
@@ -73,21 +73,17 @@ LISTING = "/datasets/{path:[^/]+/[^/]+(?:/|/.*/)?}"
 LANDING = "/datasets/{dataset:[^/]+/?}"
 
 RepresentationKey = tuple[int, str, str]
-DrsUris = Callable[[DatasetInfo, str, str], str | None]
-"""(dataset, release, base URL) -> the release's DRS URI: the hook GA4GH DRS fills."""
 
 
 @dataclass(frozen=True, slots=True)
 class Datasets:
     """What the dataset handlers read, made at start-up. `presigner`: answer file GETs with
-    a redirect to a presigned store URL (`--redirect-to-store`). `drs_uris`: where landing
-    pages get a release's DRS URI (none until the server offers GA4GH DRS)."""
+    a redirect to a presigned store URL (`--redirect-to-store`)."""
 
     view: CatalogView
     documents: Documents
     senders: ObjectSenders
     presigner: SupportsPresign | None = None
-    drs_uris: DrsUris | None = None
     representations: LRUCache[RepresentationKey, Representation] = field(
         default_factory=lambda: LRUCache(MAX_REPRESENTATIONS)
     )
@@ -126,8 +122,8 @@ async def landing(request: web.Request) -> web.StreamResponse:
     releases = await state.view.releases(ds)
     outline = await _outline(state, await state.view.index(ds, "latest")) if ds.current else None
     base = base_url(request)
-    drs_uri = state.drs_uris(ds, ds.current, base) if state.drs_uris and ds.current else None
-    page = Landing(ds, releases, outline, base, drs_uri)
+    bundle = drs_uri(_hostname(request), bundle_id(ds.name, ds.current)) if ds.current else None
+    page = Landing(ds, releases, outline, base, bundle)
     kind = choose(request.headers.get(hdrs.ACCEPT), PAGE_TYPES)
     if kind == JSON:
         return _json(landing_json(page), NO_CACHE)

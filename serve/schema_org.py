@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from catalog.agents import Agent
 from catalog.media_types import content_type
 from serve.catalog_view import DatasetInfo, ReleaseInfo
 from serve.citation import Citable
@@ -39,18 +38,6 @@ def description(ds: DatasetInfo) -> str:
     return text
 
 
-def agent(who: Agent) -> dict[str, Any]:
-    if who.is_person:
-        found: dict[str, Any] = {"@type": "Person", "name": who.display, "familyName": who.family}
-        if who.given:
-            found["givenName"] = who.given
-    else:
-        found = {"@type": "Organization", "name": who.name}
-    if who.url:
-        found["sameAs" if who.is_person else "url"] = who.url
-    return found
-
-
 def _license(text: str | None) -> str | dict[str, str] | None:
     if not text:
         return None
@@ -74,8 +61,8 @@ def dataset(
         "url": landing,
         "identifier": landing,
         "isBasedOn": [ds.url, *([ds.homepage] if ds.homepage else [])],
-        "creator": [agent(a) for a in item.creators],
-        "publisher": agent(item.publisher),
+        "creator": [a.schema_org() for a in item.creators],
+        "publisher": item.publisher.schema_org(),
         "isAccessibleForFree": not ds.restricted,
         "includedInDataCatalog": {"@type": "DataCatalog", "url": f"{base}/"},
     }

@@ -5,7 +5,9 @@ log in Combined Log Format (`serve.access_log`).
 
 The first socket is bound before any worker starts, so a port in use or an address this
 machine does not have is one clear error, and port 0 means a port the kernel picks, which
-every worker then shares.
+every worker then shares. Metrics of every worker land in one folder
+(`serve.metrics_dir`), so `/metrics` of any of them covers them all; a watcher thread of
+the first process marks a child that exits as dead there.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +34,7 @@ from aiohttp import web
 from catalog.errors import DatamirrorError
 from serve.access_log import LogSink, combined_log
 from serve.app import RuntimeOpener, ServeConfig, make_app
+from serve.metrics_dir import mark_dead, metrics_folder
 
 BACKLOG = 1024
 
@@ -76,7 +82,7 @@ def listen(host: str, port: int, *, reuse_port: bool) -> Listener:
         sock.close()
         raise _listen_error(host, port, exc) from None
     sock.setblocking(False)
-    return Listener(host, port, sock)
+    return Listener(host, sock.getsockname()[1], sock)
 
 
 def _bound(host: str, port: int, sock: socket.socket, address: tuple[Any, ...]) -> socket.socket:
@@ -118,10 +124,11 @@ def serve(
     grace: float,
 ) -> None:
     """Serve on `listener` with `workers` processes until SIGTERM or SIGINT."""
-    if workers == 1:
-        run_worker(config, open_runtime, listener.sock, grace)
-        return
-    _run_workers(config, open_runtime, listener, grace, workers)
+    with metrics_folder() as folder:
+        if workers == 1:
+            run_worker(config, open_runtime, listener.sock, grace)
+            return
+        _run_workers(config, open_runtime, listener, grace, workers, folder)
 
 
 def run_worker(
@@ -176,7 +183,12 @@ async def _serve_until_signalled(
 
 
 def _run_workers(
-    config: ServeConfig, open_runtime: RuntimeOpener, listener: Listener, grace: float, count: int
+    config: ServeConfig,
+    open_runtime: RuntimeOpener,
+    listener: Listener,
+    grace: float,
+    count: int,
+    metrics: Path,
 ) -> None:
     """This process is a worker too, next to `count - 1` children. They are forked before any
     event loop or thread exists, so they share this process's loaded code (no re-import, no
@@ -190,6 +202,7 @@ def _run_workers(
     ]
     for child in children:
         child.start()
+    threading.Thread(target=_mark_when_dead, args=(children, metrics), daemon=True).start()
 
     def forward(signum: int) -> None:
         for child in children:
@@ -209,9 +222,31 @@ def _run_workers(
             child.join()
 
 
+def _mark_when_dead(children: list[BaseProcess], metrics: Path) -> None:
+    """Mark each child's metrics dead as it exits (its live gauges stop counting)."""
+    waiting = {child.sentinel: child for child in children}
+    while waiting:
+        for sentinel in wait(list(waiting)):
+            child = waiting.pop(sentinel)  # type: ignore[arg-type]
+            if child.pid is not None:
+                mark_dead(child.pid, metrics)
+
+
 def _child(
     config: ServeConfig, open_runtime: RuntimeOpener, listener: Listener, grace: float
 ) -> None:
-    listener.sock.close()
-    own = listen(listener.host, listener.port, reuse_port=True)
-    run_worker(config, open_runtime, own.sock, grace)
+    run_worker(config, open_runtime, _joined(listener), grace)
+
+
+def _joined(listener: Listener) -> socket.socket:
+    """A socket of this process's own on the listener's address: SO_REUSEPORT, as the
+    listener's is, so the kernel spreads connections over both. (`listen` would first
+    claim the port alone, which the listener holds.)"""
+    shared = listener.sock
+    sock = socket.socket(shared.family, shared.type, shared.proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    _bound(listener.host, listener.port, sock, shared.getsockname())
+    shared.close()
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
+    return sock

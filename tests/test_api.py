@@ -166,4 +166,6 @@ def test_the_openapi_document_is_valid_openapi_3_1_and_names_every_route(
         "/api/v1/sources/{name}/sync",
         "/api/v1/jobs",
         "/api/v1/jobs/{id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
     }

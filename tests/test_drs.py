@@ -290,3 +290,12 @@ def _xxh3(data: bytes) -> str:
     import xxhash
 
     return str(xxhash.xxh3_128_hexdigest(data))
+
+
+@LOCAL
+def test_the_landing_page_offers_the_current_release_as_a_drs_bundle(site: Site) -> None:
+    bundle = listing(site, site.dataset, "latest")["drs_bundle_uri"]
+    page = fetch(f"{site.base}/datasets/{site.dataset}/")[2].decode()
+    assert bundle in page
+    assert bundle.startswith("drs://127.0.0.1/")
+    assert drs_object(site, bundle.rsplit("/", 1)[1])["contents"]

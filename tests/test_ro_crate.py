@@ -76,6 +76,37 @@ def test_a_crate_of_only_a_name_and_a_url_passes_roc_validator_at_required_level
     assert by_id(crate)[root["publisher"]["@id"]]["@type"] == "Organization"
 
 
+def test_the_curators_creators_publisher_and_keywords_are_in_the_crate_and_it_validates(
+    validator_cache: Path, tmp_path: Path
+) -> None:
+    orcid = "https://orcid.org/0000-0002-1825-0097"
+    facts = replace(
+        BARE,
+        creators=(f"Doe, Jane <{orcid}>", "The Genome Consortium"),
+        publisher="EMBL-EBI <https://www.ebi.ac.uk>",
+        keywords=("genomics", "variants"),
+        homepage="https://genomes.example.org/about",
+        citation="Doe J. Two model genomes. 2026.",
+    )
+    crate = ro_crate(facts, ENTRIES)
+    assert check_crate(crate, tmp_path / "curated", validator_cache).issues == []
+    entities = by_id(crate)
+    root = entities["./"]
+    assert [c["@id"] for c in root["creator"]] == [orcid, "#creator-2"]
+    assert entities[orcid] == {
+        "@id": orcid, "@type": "Person", "name": "Jane Doe", "familyName": "Doe",
+        "givenName": "Jane", "sameAs": orcid,
+    }  # fmt: skip
+    assert entities["#creator-2"]["@type"] == "Organization"
+    publisher = entities[root["publisher"]["@id"]]
+    assert (publisher["name"], publisher["url"]) == ("EMBL-EBI", "https://www.ebi.ac.uk")
+    assert root["keywords"] == ["genomics", "variants"]
+    assert root["url"] == "https://genomes.example.org/about"
+    assert root["creditText"] == "Doe J. Two model genomes. 2026."
+    doi = replace(facts, citation="https://doi.org/10.5281/zenodo.1234")
+    assert by_id(ro_crate(doi, ENTRIES))["./"]["citation"] == {"@id": doi.citation}
+
+
 def test_roc_validator_fails_a_crate_without_its_required_root_properties(
     validator_cache: Path, tmp_path: Path
 ) -> None:

@@ -294,8 +294,12 @@ def test_an_unknown_path_is_a_404_problem_not_a_405(site: Site, curl, path: str)
     got = curl(site.base + path)
     assert got.status == 404
     assert "Allow" not in got.headers
-    assert got.body.startswith(b"404 Not Found: nothing is served at ")
-    assert b"hint: the index at / lists" in got.body
+    if path.startswith("/api/"):  # the curator API answers problem+json to any Accept
+        assert got.headers["Content-Type"].startswith("application/problem+json")
+        assert json.loads(got.body)["detail"] == f"nothing is served at {path}"
+    else:
+        assert got.body.startswith(b"404 Not Found: nothing is served at ")
+        assert b"hint: the index at / lists" in got.body
     assert curl(site.base + path, "-X", "OPTIONS").status == 404
     problem = json.loads(curl(site.base + path, "-H", "Accept: application/json").body)
     assert problem["status"] == 404

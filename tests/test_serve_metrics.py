@@ -1,16 +1,23 @@
-"""/metrics: Prometheus text format, counting requests, bytes, latency and in-flight requests."""
+"""/metrics: Prometheus text format, counting requests, bytes, latency and in-flight requests,
+of every worker process in each scrape."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.fixtures.datamirror_server import Site
+from tests.fixtures.net import LOOPBACK, free_port, running, wait_for_http
 
 LOCAL = pytest.mark.parametrize("site", ["local"], indirect=True)
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
@@ -121,3 +128,52 @@ def test_every_answer_is_counted_under_the_name_of_its_route(site: Site) -> None
 
     after = scrape_when(site, lambda s: counted(s) == expected)
     assert counted(after) == expected
+
+
+def _stale_count(folder: Path, count: int) -> None:
+    """Leave metrics files as an earlier run of the server would (another process)."""
+    code = "from serve.metrics import Metrics\nm = Metrics()\n"
+    code += "m.record('file', 200, 1, 0.01)\n" * count
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+
+
+@LOCAL
+def test_every_scrape_of_a_two_worker_server_counts_the_requests_of_both(
+    site: Site, tmp_path: Path
+) -> None:
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    _stale_count(folder, 3)  # a previous run's files: emptied at start, never counted
+    port = free_port()
+    argv = [sys.executable, "-m", "datamirror", "serve", "--host", LOOPBACK, "--port", str(port)]
+    env = {**site.env, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    with running([*argv, "--workers", "2"], log=tmp_path / "serve.log", env=env) as proc:
+        server = Site(f"http://{LOOPBACK}:{port}", site.env, site.catalog, site.store, "local")
+        wait_for_http(server.base + "/healthz", timeout=30)
+        url = site.url("genome/chr1.fa").replace(site.base, server.base)
+        requests, workers = 0, set[str]()
+        while len(workers) < 2 and requests < 400:  # until the second worker listens too
+            for _ in range(10):
+                assert get(url)[0] == 200
+            requests += 10
+            workers = {p.stem.rpartition("_")[2] for p in folder.glob("counter_*.db")}
+        assert len(workers) == 2, "both workers answered some of the requests"
+        first = scrape_when(server, lambda s: s.get(FILE_OK) == requests)
+        assert first[FILE_OK] == requests
+        for _ in range(8):  # each scrape lands on either worker: each sees them all
+            samples = scrape(server)
+            assert samples[FILE_OK] == requests
+            assert samples['datamirror_http_request_duration_seconds_count{kind="file"}'] == (
+                requests
+            )
+            assert samples["datamirror_http_requests_in_flight"] == 1
+        child = int(next(iter(workers - {str(proc.pid)})))
+        os.kill(child, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while (folder / f"gauge_livesum_{child}.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (folder / f"gauge_livesum_{child}.db").exists(), "the dead worker is marked"
+        after = scrape(server)  # the first worker alone now, still counting the dead one's
+        assert after[FILE_OK] == requests
+        assert after["datamirror_http_requests_in_flight"] == 1

@@ -24,8 +24,8 @@ from catalog.repository import Catalog
 from catalog.store.local import LocalStore
 from datamirror.runtime import open_runtime
 from serve.app import ServeConfig, make_app
-from tests.fixtures.datamirror_server import Site, publish_files
-from tests.fixtures.net import LOOPBACK, free_port, running, wait_for_http
+from tests.fixtures.datamirror_server import SERVING, Site, publish_files
+from tests.fixtures.net import LOOPBACK, port_from_log, running, wait_for_http
 
 COMBINED = re.compile(
     r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /datasets/d/latest/a\.txt HTTP/1\.1" 200 \d+ "-" "\S+',
@@ -50,9 +50,9 @@ async def test_workers_share_the_port_and_log_requests_in_combined_format(
     store = LocalStore(Path(dm_env["DATAMIRROR_STORE"].removeprefix("file://")))
     await publish_files(catalog, store, "d", {"a.txt": b"hello"})
     await store.close()
-    port = free_port()
     log = tmp_path / "serve.log"
-    with running(_serve_argv(port, "--workers", "2"), log=log, env=dm_env):
+    with running(_serve_argv(0, "--workers", "2"), log=log, env=dm_env) as proc:
+        port = port_from_log(log, SERVING, proc)
         base = f"http://{LOOPBACK}:{port}"
         wait_for_http(base + "/healthz", timeout=30)
         bodies = {_fetch(f"{base}/datasets/d/latest/a.txt") for _ in range(20)}
@@ -83,9 +83,10 @@ async def test_sigterm_lets_a_download_in_flight_finish(
     data = bytes(range(256)) * (24 * 4096)  # 24 MiB: far more than the socket buffers hold
     await publish_files(catalog, store, "d", {"big.bin": data})
     await store.close()
-    port = free_port()
-    argv = _serve_argv(port, "--workers", "1", "--grace", "30")
-    with running(argv, log=tmp_path / "serve.log", env=dm_env) as proc:
+    argv = _serve_argv(0, "--workers", "1", "--grace", "30")
+    log = tmp_path / "serve.log"
+    with running(argv, log=log, env=dm_env) as proc:
+        port = port_from_log(log, SERVING, proc)
         wait_for_http(f"http://{LOOPBACK}:{port}/healthz", timeout=30)
         with socket.create_connection((LOOPBACK, port), timeout=20) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)

@@ -1,7 +1,8 @@
 """What every S3 user in datamirror shares: the store, the S3 source and the server's reads
 of an S3 store.
 
-- `make_client`: one pooled boto3 client (signed, or unsigned for public buckets).
+- `make_client`: one pooled boto3 client (signed, or unsigned for public buckets); signed
+  with boto3's chain (the store's credentials), or with a `KeyPair` named for a source.
 - `classify`: the one table from an S3 error code and HTTP status to what it means.
 - ETag helpers: servers quote ETags in some answers and not in others; a single-part
   upload's ETag is the object's MD5.
@@ -26,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from yarl import URL
 
+from catalog.config import KeyPair
 from catalog.store.base import ByteRange
 
 if TYPE_CHECKING:
@@ -100,9 +102,10 @@ def make_client(
     unsigned: bool = False,
     connections: int = 64,
     max_attempts: int = 1,
+    key_pair: KeyPair | None = None,
 ) -> S3Client:
-    """A pooled S3 client; credentials from boto3's chain unless `unsigned`. One attempt by
-    default: retries are the caller's policy, not botocore's."""
+    """A pooled S3 client; credentials from `key_pair`, else boto3's chain, unless
+    `unsigned`. One attempt by default: retries are the caller's policy, not botocore's."""
     config = Config(
         max_pool_connections=connections,
         retries={"mode": "standard", "total_max_attempts": max_attempts},
@@ -113,6 +116,12 @@ def make_client(
         response_checksum_validation="when_required",
     )
     session = boto3.session.Session()
+    if key_pair is not None and not unsigned:
+        session = boto3.session.Session(
+            aws_access_key_id=key_pair.access_key_id,
+            aws_secret_access_key=key_pair.secret_access_key,
+            aws_session_token=key_pair.session_token,
+        )
     return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
@@ -127,10 +136,16 @@ def md5_of_etag(etag: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def http_session(connections: int, *, read_timeout: float = 120) -> aiohttp.ClientSession:
-    """A pooled session for presigned reads and writes: bytes as sent (no decompression)."""
+def http_session(
+    connections: int,
+    *,
+    read_timeout: float = 120,
+    connector: aiohttp.TCPConnector | None = None,
+) -> aiohttp.ClientSession:
+    """A pooled session for presigned reads and writes: bytes as sent (no decompression);
+    `connector`, if given, must pool `connections`."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections),
+        connector=connector or aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=read_timeout),
         auto_decompress=False,
         read_bufsize=READ_BUFFER,

@@ -6,7 +6,9 @@ server refuses MLSD; sizes from both are exact. Ranged reads send `REST start`, 
 exactly the range and drop that connection (FTP cannot stop a transfer midway and keep
 the control channel in a known state); whole-file reads end cleanly and their connection
 goes back to a small pool. A size check (`SIZE`) before each read catches files changed
-since the listing.
+since the listing. With an address rule (a source registered through the curator API),
+each connection goes to a checked public address of the host (`public_peers`), and data
+connections to that same address.
 """
 
 from __future__ import annotations
@@ -22,10 +24,19 @@ from urllib.parse import unquote, urlsplit
 
 import aioftp
 
-from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
+from catalog.errors import (
+    InvalidSourceURLError,
+    NotPublicAddressError,
+    PeerRefusedError,
+    SourceChangedError,
+    SourceError,
+    UnresolvableHostError,
+)
+from catalog.public_address import PublicAddressRule
 from catalog.store.base import ByteRange
 from mirror.sources.base import SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
+from mirror.sources.public_peers import resolve_checked
 
 CHUNK = 256 * 1024
 DEFAULT_PORT = 21
@@ -43,6 +54,7 @@ class FTPSource:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 60.0,
+        address_rule: PublicAddressRule | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "ftp" or not parts.hostname:
@@ -55,6 +67,7 @@ class FTPSource:
         netloc = self._host if self._port == DEFAULT_PORT else f"{self._host}:{self._port}"
         self._url = f"ftp://{netloc}{self._root.as_posix().rstrip('/')}/"
         self._timeout = timeout
+        self._rule = address_rule
         self._slots = asyncio.Semaphore(connections)
         self._idle: builtins.list[aioftp.Client] = []
 
@@ -66,10 +79,17 @@ class FTPSource:
         return self._root / path
 
     async def _connect(self) -> aioftp.Client:
-        client = aioftp.Client(socket_timeout=self._timeout, connection_timeout=self._timeout)
+        # data connections go to the control connection's address, never to one a PASV
+        # answer names (aioftp's default, relied on by the address rule)
+        client = aioftp.Client(
+            socket_timeout=self._timeout,
+            connection_timeout=self._timeout,
+            trust_server_pasv_ipv4_address=False,
+        )
         try:
             with ftp_errors(self._url, self._host, self._port):
-                await client.connect(self._host, self._port)
+                address = await resolve_checked(self._rule, self._host, self._port)
+                await client.connect(address, self._port)
                 await client.login(self._user, self._password)
         except BaseException:
             client.close()
@@ -202,6 +222,10 @@ def ftp_errors(url: str, host: str, port: int) -> Iterator[None]:
     """Translate aioftp's and the socket's errors into one-line SourceErrors."""
     try:
         yield
+    except NotPublicAddressError as exc:
+        raise PeerRefusedError(url, exc) from exc
+    except UnresolvableHostError as exc:
+        raise SourceError(url, exc.message, transient=True, hint=exc.hint) from exc
     except aioftp.StatusCodeError as exc:
         raise status_error(url, exc) from exc
     except TimeoutError as exc:  # before OSError, which it is a kind of

@@ -4,7 +4,9 @@ fsspec's HTTPFileSystem gives no sizes from listings (one HEAD per file) and doe
 check that a Range was honoured, so this reader is written here: listings are crawled
 concurrently, sizes come from the listing where it prints them exactly, else from HEAD,
 and every ranged read must come back as 206 with the Content-Range asked for. Bytes arrive
-as sent (`auto_decompress=False`): a `.gz` file stays gzip.
+as sent (`auto_decompress=False`): a `.gz` file stays gzip. With an address rule (a
+source registered through the curator API) every connection goes to public peers only
+(`public_peers.tcp_connector`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
+from catalog.errors import (
+    InvalidSourceURLError,
+    NotPublicAddressError,
+    PeerRefusedError,
+    SourceChangedError,
+    SourceError,
+)
+from catalog.public_address import PublicAddressRule
 from catalog.source_spec import check_source_url
 from catalog.store.base import ByteRange
 from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from mirror.sources.base import SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
+from mirror.sources.public_peers import tcp_connector
 
 MAX_DEPTH = 64
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -47,8 +57,10 @@ class HTTPSource:
         connections_per_host: int = 16,
         listing_concurrency: int = 32,
         policy: RetryPolicy = DEFAULT_POLICY,
+        address_rule: PublicAddressRule | None = None,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
+        self._rule = address_rule
         self._connections = connections_per_host
         self._listing_concurrency = listing_concurrency
         self._policy = policy
@@ -62,7 +74,7 @@ class HTTPSource:
         """The one session of this source (made on first use, inside the running loop)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit_per_host=self._connections, limit=0),
+                connector=tcp_connector(self._rule, limit_per_host=self._connections, limit=0),
                 auto_decompress=False,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
                 headers={"User-Agent": USER_AGENT},
@@ -266,6 +278,8 @@ def client_errors(url: str) -> Iterator[None]:
     """Translate aiohttp's errors into one-line, transient SourceErrors."""
     try:
         yield
+    except NotPublicAddressError as exc:
+        raise PeerRefusedError(url, exc) from exc
     except aiohttp.ClientConnectorError as exc:
         cause = os_error_cause(exc.os_error)
         raise SourceError(

@@ -8,7 +8,10 @@ thread pool's size (six on two cores) and cost three thread hops per object: a Z
 of small chunks mirrored ten times slower than rclone. s3fs would add aiobotocore's pinned
 botocore for no gain here. Retries are the mirror's policy, not botocore's (one attempt).
 
-`no_sign_request` reads public buckets unsigned, as `aws s3 --no-sign-request` does.
+`no_sign_request` reads public buckets unsigned, as `aws s3 --no-sign-request` does;
+`key_pair` signs with credentials named for the source instead of boto3's chain. With an
+address rule (a source registered through the curator API) boto3's and aiohttp's
+connections go to public addresses only (`public_peers`).
 Single-part ETags are the object's MD5 (`md5_of_etag`), which the engine may verify.
 """
 
@@ -21,10 +24,19 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from catalog.errors import InvalidSourceURLError, SourceChangedError, SourceError
+from catalog.config import KeyPair
+from catalog.errors import (
+    InvalidSourceURLError,
+    NotPublicAddressError,
+    PeerRefusedError,
+    SourceChangedError,
+    SourceError,
+    UnresolvableHostError,
+)
+from catalog.public_address import PublicAddressRule
 from catalog.store.base import ByteRange, content_range_total
 from catalog.store.s3_client import (
     Problem,
@@ -40,6 +52,7 @@ from mirror.retry import DEFAULT_POLICY, RetryPolicy
 from mirror.sources.base import SourceEntry
 from mirror.sources.checks import check_size_unchanged
 from mirror.sources.http import checked_body, client_errors
+from mirror.sources.public_peers import guard_boto_client, tcp_connector
 
 T = TypeVar("T")
 URL_SECONDS = 3600
@@ -61,6 +74,8 @@ class S3Source:
         no_sign_request: bool = False,
         connections: int = 16,
         policy: RetryPolicy = DEFAULT_POLICY,
+        address_rule: PublicAddressRule | None = None,
+        key_pair: KeyPair | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
@@ -70,8 +85,12 @@ class S3Source:
         self.prefix = f"{prefix}/" if prefix else ""
         self._url = f"s3://{self.bucket}/{self.prefix}"
         self._client = make_client(
-            endpoint_url, region, unsigned=no_sign_request, connections=connections
-        )
+            endpoint_url, region, unsigned=no_sign_request, connections=connections,
+            key_pair=key_pair,
+        )  # fmt: skip
+        if address_rule is not None:
+            guard_boto_client(self._client, address_rule)
+        self._rule = address_rule
         self._connections = connections
         self._policy = policy
         self._session: aiohttp.ClientSession | None = None
@@ -83,7 +102,8 @@ class S3Source:
     def http(self) -> aiohttp.ClientSession:
         """The pooled session for object reads (made inside the running loop)."""
         if self._session is None:
-            self._session = http_session(self._connections)
+            connector = tcp_connector(self._rule, limit=self._connections)
+            self._session = http_session(self._connections, connector=connector)
         return self._session
 
     async def close(self) -> None:
@@ -187,6 +207,13 @@ def s3_errors(where: str) -> Iterator[None]:
         raise SourceChangedError(where, str(exc)) from exc
     except NoCredentialsError as exc:
         raise SourceError(where, "no AWS credentials found", hint=DENIED_HINT) from exc
+    except HTTPClientError as exc:
+        cause = exc.kwargs.get("error")
+        if isinstance(cause, NotPublicAddressError):
+            raise PeerRefusedError(where, cause) from exc
+        if isinstance(cause, UnresolvableHostError):
+            raise SourceError(where, cause.message, transient=True, hint=cause.hint) from exc
+        raise SourceError(where, str(exc), transient=True) from exc
     except BotoConnectionError as exc:
         raise SourceError(where, f"cannot connect: {exc}", transient=True) from exc
     except BotoCoreError as exc:

@@ -8,6 +8,9 @@
     GET    /api/v1/sources/<name>/releases  its releases, oldest first
     GET    /api/v1/openapi.json             the OpenAPI 3.1 description (public)
 
+and the curator tokens (`serve.api.tokens`). Sources registered or pointed elsewhere here
+are public-only (`serve.api.source_guard` at registration, the readers at every connection).
+
 Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curator scope:
 403 (RFC 6750 §3.1). Syncs and their jobs: `serve.api.jobs`.
 """
@@ -56,15 +59,15 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 async def list_sources(request: web.Request) -> web.Response:
-    api = _curator(request)
+    api = curator_api(request)
     rows = await api.catalog.datasets.list()
     body = {"sources": [source_json(ds) for ds in rows]}
     return web.json_response(body, headers=JSON_HEADERS)
 
 
 async def create(request: web.Request) -> web.Response:
-    api = _curator(request)
-    fields = checked_fields(await _json_body(request), creating=True)
+    api = curator_api(request)
+    fields = checked_fields(await json_body(request), creating=True)
     spec = spec_from(fields)
     await check_public(spec.url, spec.options, api.allowlist)
     ds = await api.catalog.datasets.add(spec)
@@ -74,30 +77,29 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def show(request: web.Request) -> web.Response:
-    ds = await _dataset(_curator(request), request)
+    ds = await _dataset(curator_api(request), request)
     return web.json_response(source_json(ds), headers=JSON_HEADERS)
 
 
 async def update(request: web.Request) -> web.Response:
-    api = _curator(request)
+    api = curator_api(request)
     ds = await _dataset(api, request)
-    changes = changes_from(checked_fields(await _json_body(request), creating=False), ds)
-    if "url" in changes or "options" in changes:
-        url = changes.get("url", ds.url)
-        await check_public(url, changes.get("options", ds.options), api.allowlist)
+    changes = changes_from(checked_fields(await json_body(request), creating=False), ds)
+    if "options" in changes:  # the URL or the S3 options changed: the source is public-only
+        await check_public(changes.get("url", ds.url), changes["options"], api.allowlist)
     updated = await api.catalog.datasets.update(ds.name, **changes)
     return web.json_response(source_json(updated), headers=JSON_HEADERS)
 
 
 async def remove(request: web.Request) -> web.Response:
-    api = _curator(request)
+    api = curator_api(request)
     ds = await _dataset(api, request)
     await api.catalog.datasets.remove(ds.name)
     return web.Response(status=204, headers=JSON_HEADERS)
 
 
 async def releases(request: web.Request) -> web.Response:
-    api = _curator(request)
+    api = curator_api(request)
     ds = await _dataset(api, request)
     rows = await api.catalog.releases.list(ds.name)
     body = {
@@ -115,7 +117,7 @@ async def _dataset(api: CuratorApi, request: web.Request) -> Dataset:
     return await api.catalog.datasets.get(request.match_info["name"])
 
 
-def _curator(request: web.Request) -> CuratorApi:
+def curator_api(request: web.Request) -> CuratorApi:
     """The API for a request whose bearer token has the curator scope; else RFC 6750 §3: 401
     without a valid token, 403 when its scopes fall short."""
     access = request[ACCESS]
@@ -143,7 +145,7 @@ def _curator(request: web.Request) -> CuratorApi:
     return request.app[API]
 
 
-async def _json_body(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
     try:
         return json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -4,8 +4,12 @@ checked field by field. A bad field is a 400 problem whose `field` member names 
 The fields are `datamirror source add`'s options: name, url, include, exclude, checksums,
 schedule, keep, max_delete, restricted, title, description, license, the FAIR metadata
 (homepage, citation, keywords, creators, publisher: checked by `catalog.source_spec`, as
-the CLI's are), and for S3 sources endpoint_url and no_sign_request (kept in the dataset's
-options, as the CLI keeps them).
+the CLI's are), and for S3 sources endpoint_url, no_sign_request and credentials (the name
+of a key pair the operator provides; kept in the dataset's options, as the CLI keeps them).
+
+A source registered (or pointed elsewhere) through the API gets the option `public_only`:
+its reader connects to public addresses only (`catalog.public_address`). No string may
+hold a NUL character (PostgreSQL's text cannot).
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from catalog.config import CREDENTIALS_NAME
 from catalog.errors import InvalidNameError, InvalidSettingError, InvalidSourceURLError
 from catalog.layout import check_name
 from catalog.models import Dataset
+from catalog.public_address import PUBLIC_ONLY
 from catalog.releases import iso_utc
 from catalog.source_spec import METADATA_CHECKS, DatasetSpec, check_source_url
 from serve.http.problems import ProblemError
 
-OPTION_FIELDS = ("endpoint_url", "no_sign_request")
+OPTION_FIELDS = ("endpoint_url", "no_sign_request", "credentials")
 
 
 def field_error(name: str, reason: str, hint: str | None = None) -> ProblemError:
@@ -85,6 +91,16 @@ def _endpoint(name: str, value: Any) -> str:
     return str(value)
 
 
+def _credentials(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CREDENTIALS_NAME.match(value):
+        raise field_error(
+            name, "must be the name of a key pair: letters, digits, '-' and '_', or null"
+        )
+    return value
+
+
 def _texts(name: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise field_error(name, "must be a list of strings")
@@ -123,6 +139,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "publisher": _metadata(_optional_text),
     "endpoint_url": _endpoint,
     "no_sign_request": _flag,
+    "credentials": _credentials,
 }
 
 
@@ -133,11 +150,19 @@ def checked_fields(body: Any, *, creating: bool) -> dict[str, Any]:
     for name in body:
         if name not in CHECKS or (name == "name" and not creating):
             raise field_error(str(name), "is not a field of a source", _known(creating))
+        if _has_nul(body[name]):
+            raise field_error(str(name), "must not contain NUL characters")
     if creating:
         for required in ("name", "url"):
             if required not in body:
                 raise field_error(required, "is required")
     return {name: CHECKS[name](name, value) for name, value in body.items()}
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 def _known(creating: bool) -> str:
@@ -148,14 +173,15 @@ def _known(creating: bool) -> str:
 def spec_from(fields: Mapping[str, Any]) -> DatasetSpec:
     plain = {k: v for k, v in fields.items() if k not in OPTION_FIELDS}
     options = {k: v for k, v in fields.items() if k in OPTION_FIELDS and v}
-    return DatasetSpec(**plain, options=options)
+    return DatasetSpec(**plain, options={**options, PUBLIC_ONLY: True})
 
 
 def changes_from(fields: Mapping[str, Any], current: Dataset) -> dict[str, Any]:
-    """The column changes a PATCH makes; S3 options merge into the existing ones."""
+    """The column changes a PATCH makes; S3 options merge into the existing ones. A source
+    whose URL or S3 options the API changes is public-only from then on."""
     changes = {k: v for k, v in fields.items() if k not in OPTION_FIELDS}
-    if any(k in fields for k in OPTION_FIELDS):
-        options = dict(current.options)
+    if "url" in fields or any(k in fields for k in OPTION_FIELDS):
+        options = {**current.options, PUBLIC_ONLY: True}
         for key in OPTION_FIELDS:
             if key in fields:
                 options.pop(key, None)
@@ -186,6 +212,8 @@ def source_json(ds: Dataset) -> dict[str, Any]:
         "publisher": ds.publisher,
         "endpoint_url": ds.options.get("endpoint_url"),
         "no_sign_request": bool(ds.options.get("no_sign_request", False)),
+        "credentials": ds.options.get("credentials"),
+        "public_only": bool(ds.options.get(PUBLIC_ONLY, False)),
         "created_at": iso_utc(ds.created_at),
         "current_release": ds.current_release_name,
     }

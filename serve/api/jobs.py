@@ -17,7 +17,7 @@ from aiohttp import hdrs, web
 
 from catalog.queue import USER_TASKS, JobQueue, JobState, QueueUnavailableError
 from catalog.repository import Catalog
-from serve.api.curator import JSON_HEADERS, PREFIX, _curator
+from serve.api.curator import JSON_HEADERS, PREFIX, curator_api
 from serve.http.cors import add_resource
 from serve.http.problems import ProblemError
 
@@ -48,7 +48,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 def _api(request: web.Request) -> JobsApi:
-    _curator(request)  # 401 or 403 unless the token has the curator scope
+    curator_api(request)  # 401 or 403 unless the token has the curator scope
     return request.app[JOBS]
 
 

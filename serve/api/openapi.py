@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog.tokens import MAX_ID
 from serve.api.jobs_openapi import JOB_PATHS, JOB_SCHEMAS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -12,12 +13,17 @@ _GLOBS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _FIELDS: dict[str, Any] = {
     "url": {
         "type": "string",
+        "pattern": "^(https?|ftp|s3)://[^\\s/?#]+",
         "description": "http(s)://, ftp:// or s3:// URL of a directory or prefix; its host "
         "must resolve to public addresses unless DATAMIRROR_SOURCE_ALLOWLIST names it",
     },
     "include": {**_GLOBS, "description": "globs of paths to mirror"},
     "exclude": {**_GLOBS, "description": "globs of paths to skip"},
-    "checksums": {"type": "string", "description": "auto, none, or a checksum file's path"},
+    "checksums": {
+        "type": "string",
+        "minLength": 1,
+        "description": "auto, none, or a checksum file's path",
+    },
     "schedule": {**_NULLABLE_TEXT, "description": "cron expression for scheduled syncs"},
     "keep": {"type": ["integer", "null"], "minimum": 1, "description": "releases to retain"},
     "max_delete": {"type": "number", "minimum": 0, "maximum": 100},
@@ -52,6 +58,14 @@ _FIELDS: dict[str, Any] = {
     },
     "endpoint_url": {"type": "string", "description": "S3 endpoint of an s3:// source"},
     "no_sign_request": {"type": "boolean", "description": "read a public S3 bucket unsigned"},
+    "credentials": {
+        "type": ["string", "null"],
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        "description": "an S3 source's key pair, by name: the operator provides it as "
+        "DATAMIRROR_CREDENTIALS_<NAME>_ACCESS_KEY_ID and _SECRET_ACCESS_KEY. An S3 source "
+        "registered here reads unsigned (no_sign_request) or with these, never with the "
+        "store's credentials",
+    },
 }
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"}
 
@@ -71,6 +85,11 @@ _SCHEMAS: dict[str, Any] = {
             "endpoint_url": _NULLABLE_TEXT,
             "created_at": {"type": "string", "format": "date-time"},
             "current_release": _NULLABLE_TEXT,
+            "public_only": {
+                "type": "boolean",
+                "description": "fetched from public addresses only (sources registered or "
+                "pointed elsewhere through this API), checked at every connection",
+            },
         },
     },
     "Release": {
@@ -84,6 +103,47 @@ _SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "published_at": {"type": ["string", "null"], "format": "date-time"},
         },
+    },
+    "NewToken": {
+        "type": "object",
+        "required": ["scope"],
+        "additionalProperties": False,
+        "properties": {
+            "scope": {
+                "type": "string",
+                "pattern": "^ *(curator|read:[A-Za-z0-9][A-Za-z0-9._-]{0,99})"
+                "( +(curator|read:[A-Za-z0-9][A-Za-z0-9._-]{0,99}))* *$",
+                "maxLength": 200,
+                "description": "curator, or read:<dataset>; several separated by spaces",
+            },
+            "label": {"type": ["string", "null"], "maxLength": 200},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "scopes", "label", "created_at", "revoked_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "label": _NULLABLE_TEXT,
+            "created_at": {"type": "string", "format": "date-time"},
+            "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "IssuedToken": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Token"},
+            {
+                "type": "object",
+                "required": ["token"],
+                "properties": {
+                    "token": {
+                        "type": "string",
+                        "description": "the bearer secret, shown this once (only its hash is kept)",
+                    }
+                },
+            },
+        ]
     },
     "Problem": {
         "type": "object",
@@ -198,6 +258,53 @@ _PATHS: dict[str, Any] = {
     },
 }
 
+_TOKEN_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+_TOKEN_PATHS: dict[str, Any] = {
+    "/api/v1/tokens": {
+        "get": {
+            "operationId": "listTokens",
+            "summary": "Every token, revoked ones included (never their secrets)",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"tokens": {"type": "array", "items": _ref("Token")}},
+                    },
+                    "the tokens",
+                ),
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "operationId": "createToken",
+            "summary": "Make a bearer token; its secret is in this answer only",
+            "requestBody": {"required": True, **_json(_ref("NewToken"), "the token")},
+            "responses": {
+                "201": _json(_ref("IssuedToken"), "made"),
+                "400": _problem("the scope or label is invalid, or names no dataset"),
+                **_ERRORS,
+            },
+        },
+    },
+    "/api/v1/tokens/{id}": {
+        "parameters": [_TOKEN_ID],
+        "delete": {
+            "operationId": "revokeToken",
+            "summary": "Revoke a token (it stops working within 5 seconds)",
+            "responses": {
+                "204": {"description": "revoked"},
+                **_ERRORS,
+                "404": _problem("no such token"),
+            },
+        },
+    },
+}
+
 _PATHS.update(JOB_PATHS)
 _SCHEMAS.update(JOB_SCHEMAS)
 
@@ -211,7 +318,7 @@ OPENAPI: dict[str, Any] = {
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
-    "paths": _PATHS,
+    "paths": {**_PATHS, **_TOKEN_PATHS},
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

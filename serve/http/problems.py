@@ -6,7 +6,9 @@ unexpected exception into a plain 500 (logged server-side, never shown). Errors 
 
 An API whose standard fixes its own error body (GA4GH DRS: `{"msg", "status_code"}`)
 registers it for its path prefix under `ERROR_BODIES`; errors under that prefix, a path no
-route matches included, are then that JSON body whatever the request accepts.
+route matches included, are then that JSON body whatever the request accepts. An API
+whose errors are RFC 9457 problems whatever the request accepts (the curator API, as its
+OpenAPI document says) registers its prefix under `PROBLEM_PREFIXES`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ ErrorBody = Callable[[int, str, str | None], dict[str, object]]
 """(status, detail, hint) -> the JSON error body of an API"""
 ERROR_BODIES = web.AppKey("error_bodies", dict[str, ErrorBody])
 """path prefix -> the error body of the API there"""
+PROBLEM_PREFIXES = web.AppKey("problem_prefixes", tuple[str, ...])
+"""path prefixes whose errors are application/problem+json whatever the request accepts"""
 
 
 class ProblemError(Exception):
@@ -65,7 +69,7 @@ def problem_response(
     if own_body is not None:
         text = json.dumps({**own_body(status, detail, hint), **(extensions or {})})
         content_type = "application/json"
-    elif prefers_json(request.headers.get("Accept")):
+    elif _always_problem_json(request) or prefers_json(request.headers.get("Accept")):
         body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
         body["detail"] = detail
         if hint:
@@ -81,6 +85,10 @@ def problem_response(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _always_problem_json(request: web.Request) -> bool:
+    return any(request.path.startswith(p) for p in request.app.get(PROBLEM_PREFIXES, ()))
 
 
 def _own_error_body(request: web.Request) -> ErrorBody | None:
