@@ -15,13 +15,21 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
-from catalog.queue import USER_TASKS, JobQueue, JobState, QueueUnavailableError
+from catalog.queue import (
+    USER_TASKS,
+    JobQueue,
+    JobState,
+    QueueUnavailableError,
+    UnknownJobError,
+)
 from catalog.repository import Catalog
 from serve.api.curator import JSON_HEADERS, PREFIX, curator_api
 from serve.http.cors import add_resource
 from serve.http.problems import ProblemError
 
 LIMIT = 200
+MAX_JOB_ID = 2**63 - 1
+"""procrastinate's ids are PostgreSQL BIGINTs: a larger one names no job."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +72,10 @@ async def enqueue_sync(request: web.Request) -> web.Response:
 
 async def show_job(request: web.Request) -> web.Response:
     api = _api(request)
-    job = await api.jobs.job(int(request.match_info["id"]))
+    job_id = int(request.match_info["id"])
+    if not 0 < job_id <= MAX_JOB_ID:
+        raise UnknownJobError(job_id)
+    job = await api.jobs.job(job_id)
     return web.json_response(job.to_json(), headers=JSON_HEADERS)
 
 

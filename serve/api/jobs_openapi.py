@@ -123,7 +123,12 @@ JOB_PATHS: dict[str, Any] = {
     },
     "/api/v1/jobs/{id}": {
         "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            }
         ],
         "get": {
             "operationId": "getJob",
