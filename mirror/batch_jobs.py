@@ -25,7 +25,7 @@ from catalog.models import Dataset, ReleaseState
 from catalog.runtime import Runtime
 from mirror.batched import Batched
 from mirror.budget import ByteBudget
-from mirror.fanout import options_from_json, planned_from_json
+from mirror.fanout import files_from_text, options_from_json, planned_from_json
 from mirror.ordered_hash import OrderedHasher
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress, QuietProgress
@@ -59,16 +59,16 @@ class JobTarget:
 
 
 async def run_batch(
-    runtime: Runtime, target: JobTarget, files: Sequence[Mapping[str, Any]],
+    runtime: Runtime, target: JobTarget, files: str,
     options: Mapping[str, Any], progress: Progress | None = None,
 ) -> Outcome | None:  # fmt: skip
-    """Fetch a batch of files into the release; None when the release is no longer
-    building (its sync was given up)."""
+    """Fetch a batch of files (`mirror.fanout.files_to_text`) into the release; None when
+    the release is no longer building (its sync was given up)."""
     catalog = runtime.catalog
     if not await _still_building(runtime, target):
         return None
     sync_options, _ = options_from_json(options)
-    planned = [planned_from_json(f) for f in files]
+    planned = files_from_text(files)
     paths = [p.entry.path for p in planned]
     recorded = {e.path: e for e in await catalog.releases.entries_at(target.release_id, paths)}
     todo = [p for p in planned if not _recorded(p, recorded.get(p.entry.path))]

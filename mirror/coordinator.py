@@ -31,6 +31,8 @@ from mirror.batch_jobs import JobTarget
 from mirror.digests import FileDigests
 from mirror.fanout import (
     FanOutOptions,
+    files_from_text,
+    files_to_text,
     is_split,
     make_batches,
     make_part_runs,
@@ -152,9 +154,7 @@ class _Follower:
                 small.append(planned)
         batches = []
         for batch in make_batches(small, coord.workers, coord.fan_out, first=last + 1):
-            batches.append(
-                self.job_args(batch.number, {"files": [planned_to_json(f) for f in batch.files]})
-            )
+            batches.append(self.job_args(batch.number, {"files": files_to_text(batch.files)}))
             last = batch.number
         part_runs = []
         for planned, parts in runs:
@@ -304,8 +304,8 @@ def _covered(pending: Sequence[JobInfo]) -> tuple[set[str], set[tuple[str, int]]
     numbers: list[int] = []
     for job in pending:
         numbers.append(int(job.args.get("batch", 0)))
-        for file in job.args.get("files", ()):
-            files.add(file["path"])
+        if "files" in job.args:
+            files.update(f.entry.path for f in files_from_text(job.args["files"]))
         if "file" in job.args:
             path = job.args["file"]["path"]
             parts.update((path, int(n)) for n in job.args.get("parts", ()))

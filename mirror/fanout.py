@@ -13,6 +13,7 @@ Job arguments are JSON: files and options are turned into plain values here and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -126,6 +127,16 @@ def planned_to_json(planned: PlannedFile) -> dict[str, Any]:
         if planned.expected
         else None,
     }
+
+
+def files_to_text(files: Iterable[PlannedFile]) -> str:
+    """A batch's files as one JSON text: procrastinate walks every value of a job's
+    arguments for its logs, and a batch carries hundreds of files."""
+    return json.dumps([planned_to_json(f) for f in files], separators=(",", ":"))
+
+
+def files_from_text(text: str) -> list[PlannedFile]:
+    return [planned_from_json(data) for data in json.loads(text)]
 
 
 def planned_from_json(data: Mapping[str, Any]) -> PlannedFile:

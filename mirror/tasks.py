@@ -130,7 +130,7 @@ async def sync_task(context: JobContext, dataset: str, options: dict[str, Any]) 
 @blueprint.task(name="batch", pass_context=True, retry=RETRIES)
 async def batch_task(
     context: JobContext, dataset: str, release_id: int, release: str, batch: int, share: int,
-    files: list[dict[str, Any]], options: dict[str, Any],
+    files: str, options: dict[str, Any],
 ) -> None:  # fmt: skip
     here = worker_context(context)
     target = JobTarget(dataset, release_id, release, batch, share)

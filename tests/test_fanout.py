@@ -11,6 +11,8 @@ from mirror.fanout import (
     MIN_BATCH_FILES,
     FanOutOptions,
     batch_size,
+    files_from_text,
+    files_to_text,
     is_split,
     make_batches,
     make_part_runs,
@@ -88,3 +90,10 @@ def test_sync_options_survive_their_job_arguments_and_an_empty_one_is_the_defaul
     fan_out = FanOutOptions(split_above=10 * MiB, job_bytes=5 * MiB)
     assert options_from_json(options_to_json(options, fan_out)) == (options, fan_out)
     assert options_from_json({}) == (SyncOptions(), FanOutOptions())
+
+
+def test_a_batchs_files_travel_as_one_json_text() -> None:
+    files = [planned("a"), PlannedFile(SourceEntry("b/c", 5, etag="x"), Action.CHANGED)]
+    text = files_to_text(files)
+    assert isinstance(text, str)
+    assert files_from_text(text) == files
