@@ -18,6 +18,7 @@ from catalog.models import Lease, Transfer, TransferPart
 from catalog.queue import JobState
 from catalog.repository import Catalog
 from catalog.store import open_store
+from mirror.batch_jobs import source_host
 from tests.conftest import CLI
 from tests.fixtures.cluster import Cluster, KiB, MiB, until, write_tree
 from tests.fixtures.http_sources import NginxFactory
@@ -82,7 +83,10 @@ async def test_three_workers_share_a_sync_and_one_killed_midway_loses_nothing(
     cli("sync", "ds", "--part-size", "5MiB", "--split-above", "10MiB")
     (job,) = await cluster.queue.jobs(dataset="ds", tasks=["datamirror:sync"])
 
+    host, in_use = source_host(server.url), []
+
     async def midway() -> bool:
+        in_use.append(await catalog.slots.in_use(host))
         parts, paths = await landed_parts(catalog), await recorded_paths(catalog, "ds")
         return len(parts) >= 2 and len(paths) >= 60
 
@@ -94,6 +98,7 @@ async def test_three_workers_share_a_sync_and_one_killed_midway_loses_nothing(
     victim.wait(timeout=10)
     committed_parts = await landed_parts(catalog)
     committed_files = await recorded_paths(catalog, "ds")
+    assert 0 < max(in_use) <= 3  # three workers, one cap of three connections to the host
 
     done = await cluster.finished(job.id)
 
