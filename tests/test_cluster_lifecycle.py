@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from catalog.queue import SYNC, JobState
+from catalog.queue import GC, SYNC, VERIFY, JobState
 from catalog.repository import Catalog
 from tests.conftest import CLI
 from tests.fixtures.cluster import Cluster, until, write_tree
@@ -119,6 +119,12 @@ async def test_sync_wait_ends_as_its_job_and_jobs_lists_retries_and_cancels(
                  b'datamirror_queue_jobs{state="failed"}',
                  b"datamirror_worker_fetched_bytes_total"):  # fmt: skip
         assert line in metrics
+    verify = await cluster.queue.enqueue(VERIFY, {"dataset": "good"})
+    sweep = await cluster.queue.enqueue(GC, {"dry_run": True}, lock="gc")
+    assert verify is not None
+    assert sweep is not None
+    assert (await cluster.finished(verify)).state is JobState.SUCCEEDED
+    assert (await cluster.finished(sweep)).state is JobState.SUCCEEDED
     listing = cli("jobs", "--dataset", "bad", "--state", "failed").stdout
     (failed_id,) = [int(row.split()[0]) for row in listing.splitlines()[1:]]
     assert "sync" in listing
