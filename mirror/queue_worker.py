@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+import psycopg
 from procrastinate.exceptions import ConnectorException
 from procrastinate.manager import JobManager
 from procrastinate.worker import Worker
@@ -58,7 +59,7 @@ class PatientJobManager(JobManager):
             try:
                 return await call()
             except ConnectorException as exc:
-                if time.monotonic() - started > OUTAGE_SECONDS:
+                if not _unreachable(exc) or time.monotonic() - started > OUTAGE_SECONDS:
                     raise
                 log.warning("job queue: %s failed (%s); trying again in %.1fs", what,
                             exc.__cause__ or exc, wait)  # fmt: skip
@@ -98,6 +99,11 @@ class PatientJobManager(JobManager):
             except ConnectorException as exc:
                 log.warning("job queue: listening failed (%s); again in 1s", exc.__cause__ or exc)
             await asyncio.sleep(1.0)
+
+
+def _unreachable(exc: ConnectorException) -> bool:
+    """Whether the database could not be reached (rather than refusing the statement)."""
+    return isinstance(exc.__cause__, psycopg.OperationalError)
 
 
 async def run_queue_worker(
