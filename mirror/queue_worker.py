@@ -26,6 +26,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -36,7 +37,7 @@ from procrastinate.worker import Worker
 from catalog.errors import DatamirrorError
 from catalog.queue import CONTROL_QUEUE, FETCH_QUEUE, HOUSEKEEPING_QUEUE, JobState
 from catalog.runtime import Runtime
-from mirror.tasks import CONTEXT, WorkerContext, add_tasks
+from mirror.tasks import CONTEXT, WorkerContext, add_tasks, queue_due_syncs
 from mirror.worker import WorkerConfig
 from mirror.worker_metrics import WorkerMetrics
 
@@ -107,12 +108,21 @@ def _unreachable(exc: ConnectorException) -> bool:
 
 
 async def run_queue_worker(
-    runtime: Runtime, config: WorkerConfig, *, until_idle: bool = False
+    runtime: Runtime,
+    config: WorkerConfig,
+    *,
+    until_idle: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> None:
-    """Run jobs until SIGTERM or SIGINT (with `until_idle`: until no job is queued or
-    running), then stop as the module says."""
+    """Run jobs until SIGTERM or SIGINT, then stop as the module says. With `until_idle`
+    (`worker --once`): queue the syncs due now, then run until no job is queued or running.
+    """
     queue = runtime.jobs
     await queue.open()
+    if until_idle:
+        for name in await queue_due_syncs(runtime, datetime.now(UTC)):
+            if report is not None:
+                report(f"worker: syncing {name}")
     app = queue.app
     app.job_manager = PatientJobManager(app.connector)
     add_tasks(app, config)

@@ -169,17 +169,24 @@ async def gc_task(context: JobContext, dry_run: bool = False) -> None:
 
 @blueprint.task(name="schedules", pass_context=True, queue=HOUSEKEEPING_QUEUE)
 async def schedules_task(context: JobContext, timestamp: int) -> None:
-    """Queue the sync of every source whose cron schedule is due, unless one of its syncs
-    is queued or running already; forget the sweeps' own jobs of more than an hour ago."""
+    """Queue the sync of every source whose cron schedule is due; forget the sweeps' own
+    jobs of more than an hour ago."""
     runtime = worker_context(context).runtime
-    queue = runtime.jobs
     await context.app.job_manager.delete_old_jobs(nb_hours=1, queue=HOUSEKEEPING_QUEUE)
-    for name in await due_datasets(runtime.catalog, datetime.fromtimestamp(timestamp, UTC)):
+    for name in await queue_due_syncs(runtime, datetime.fromtimestamp(timestamp, UTC)):
+        log.info("queued the scheduled sync of %s", name)
+
+
+async def queue_due_syncs(runtime: Runtime, now: datetime) -> list[str]:
+    """Queue the sync of each source whose schedule is due at `now`, unless one of its
+    syncs is queued or running already; the datasets queued."""
+    queue, queued = runtime.jobs, []
+    for name in await due_datasets(runtime.catalog, now):
         if await queue.pending([SYNC], {"dataset": name}):
             continue
-        job_id = await queue.enqueue_sync(name, scheduled=True)
-        if job_id is not None:
-            log.info("queued the scheduled sync of %s as job %d", name, job_id)
+        if await queue.enqueue_sync(name, scheduled=True) is not None:
+            queued.append(name)
+    return queued
 
 
 @blueprint.task(name="stalled", pass_context=True, queue=HOUSEKEEPING_QUEUE)

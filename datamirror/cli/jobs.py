@@ -197,7 +197,7 @@ def worker(
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
             logging.getLogger("procrastinate").setLevel(logging.WARNING)
             runtime.queue.stalled_after = stalled_after
-            await run_queue_worker(runtime, config, until_idle=once)
+            await run_queue_worker(runtime, config, until_idle=once, report=click.echo)
             return
         from mirror.worker import run_worker
 
