@@ -138,7 +138,7 @@ async def _context(
     """The source opened, the job's share of the host's connection slots held, and the
     context every transfer of the job shares (with the number of slots held)."""
     catalog = runtime.catalog
-    source = open_source(dataset.url, dataset.options, region=runtime.settings.aws_region)
+    source = open_source(dataset.url, dataset.options, settings=runtime.settings)
     cap = connection_cap(dataset, options)
     try:
         host = source_host(dataset.url)
