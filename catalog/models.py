@@ -168,6 +168,8 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # the job queue's job that ran it (a cluster's sync); NULL for a sync run in-process
+    job_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
 
 
 class Transfer(Base):
@@ -217,6 +219,36 @@ class Lease(Base):
     job: Mapped[str] = mapped_column(String(100))
     acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class BatchOutcome(Base):
+    """What one batch or part-range job of a fanned-out sync did: the files it fetched,
+    the bytes it moved, the files that failed and why (read by the coordinating job)."""
+
+    __tablename__ = "batch_outcomes"
+    __table_args__ = (UniqueConstraint("release_id", "batch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    batch: Mapped[int] = mapped_column(Integer)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    resumed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    retries: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConnectionSlot(Base):
+    """One connection to a source host, of the cluster-wide cap: held by one job (its
+    `holder`) until `expires_at`, renewed while the job runs."""
+
+    __tablename__ = "connection_slots"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str | None] = mapped_column(Text, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Token(Base):

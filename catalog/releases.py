@@ -83,6 +83,17 @@ class Releases:
 
         return await self._db.run(get)
 
+    async def tally(self, release_id: int) -> tuple[int, int]:
+        """How many files the release records, and their bytes."""
+        query = select(func.count(Entry.id), func.coalesce(func.sum(Entry.size), 0)).where(
+            Entry.release_id == release_id
+        )
+        count, total = await self._db.run(lambda session: session.execute(query).one())
+        return int(count), int(total)
+
+    async def by_id(self, release_id: int) -> Release | None:
+        return await self._db.run(lambda session: session.get(Release, release_id))
+
     async def building(self, dataset: str) -> Release | None:
         """The newest unpublished release still under construction (to resume), if any."""
 
@@ -125,6 +136,19 @@ class Releases:
             return [entry_to_manifest(e) for e in rows]
 
         return await self._db.run(entries)
+
+    async def entries_at(
+        self, release_id: int, paths: Sequence[str]
+    ) -> builtins.list[ManifestEntry]:
+        """The release's entries at `paths` (those it records)."""
+
+        def entries(session: Session) -> builtins.list[ManifestEntry]:
+            rows = session.scalars(
+                select(Entry).where(Entry.release_id == release_id, Entry.path.in_(list(paths)))
+            )
+            return [entry_to_manifest(e) for e in rows]
+
+        return await self._db.run(entries) if paths else []
 
     async def add_entries(self, release_id: int, entries: Sequence[ManifestEntry]) -> None:
         """Record files that landed in a building release (idempotent per path)."""

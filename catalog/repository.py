@@ -9,18 +9,22 @@ thread, so no caller blocks its event loop and none calls `to_thread` itself.
     catalog.tokens      bearer tokens and the URL-signing key    (catalog.tokens)
     catalog.leases      one job per dataset at a time            (catalog.leases)
     catalog.drs         which release holds a GA4GH DRS id       (catalog.drs)
+    catalog.batches     what each job of a fanned-out sync did   (catalog.batches)
+    catalog.slots       connections to a source host, clusterwide (catalog.slots)
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from catalog.batches import Batches
 from catalog.datasets import Datasets
 from catalog.db import Database, migrate
 from catalog.drs import DrsIndex
 from catalog.leases import Leases
 from catalog.releases import Releases
 from catalog.runs import Runs
+from catalog.slots import HostSlots
 from catalog.tokens import Tokens
 from catalog.transfers import Transfers
 
@@ -37,6 +41,8 @@ class Catalog:
         self.tokens = Tokens(self.db)
         self.leases = Leases(self.db)
         self.drs = DrsIndex(self.db)
+        self.batches = Batches(self.db)
+        self.slots = HostSlots(self.db)
 
     @classmethod
     async def open(cls, db_url: str) -> Catalog:

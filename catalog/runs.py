@@ -19,11 +19,15 @@ class Runs:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def start(self, dataset: str, release_id: int | None) -> SyncRun:
-        """A running sync; `release_id` None until it knows which release it builds."""
+    async def start(
+        self, dataset: str, release_id: int | None, job_id: int | None = None
+    ) -> SyncRun:
+        """A running sync; `release_id` None until it knows which release it builds;
+        `job_id` the queue's job that runs it, if any."""
 
         def start(session: Session) -> SyncRun:
-            run = SyncRun(dataset_id=find_dataset(session, dataset).id, release_id=release_id)
+            ds = find_dataset(session, dataset)
+            run = SyncRun(dataset_id=ds.id, release_id=release_id, job_id=job_id)
             session.add(run)
             session.flush()
             return run
@@ -40,6 +44,25 @@ class Runs:
         self, run_id: int, state: RunState, report: dict[str, Any], error: str | None = None
     ) -> SyncRun:
         return await self._db.run(lambda session: _finish(session, run_id, state, report, error))
+
+    async def of_job(self, job_id: int) -> SyncRun | None:
+        """The newest run of a queue's job (a job run again after its worker died has
+        several)."""
+        query = select(SyncRun).where(SyncRun.job_id == job_id).order_by(SyncRun.id.desc())
+        return await self._db.run(lambda session: session.scalar(query.limit(1)))
+
+    async def note_progress(self, job_id: int, progress: dict[str, Any]) -> None:
+        """Keep a running job's progress in its run's report (`report["progress"]`)."""
+
+        def note(session: Session) -> None:
+            query = select(SyncRun).where(
+                SyncRun.job_id == job_id, SyncRun.state == RunState.RUNNING
+            )
+            run = session.scalar(query.order_by(SyncRun.id.desc()).limit(1))
+            if run is not None:
+                run.report = {**(run.report or {}), "progress": progress}
+
+        await self._db.run(note)
 
     async def list(self, dataset: str) -> builtins.list[SyncRun]:
         """Every run of the dataset, oldest first."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from catalog.db import Database
@@ -75,6 +75,16 @@ class Transfers:
 
     async def finish(self, release_id: int, path: str) -> None:
         await self._db.run(lambda session: _forget(session, release_id, path))
+
+    async def landed_bytes(self, release_id: int) -> int:
+        """The bytes of the parts landed in the release's unfinished transfers."""
+        query = (
+            select(func.coalesce(func.sum(TransferPart.length), 0))
+            .join(Transfer, TransferPart.transfer_id == Transfer.id)
+            .where(Transfer.release_id == release_id)
+        )
+        total: int | None = await self._db.run(lambda session: session.scalar(query))
+        return int(total or 0)
 
     async def open_upload_ids(self, release_id: int) -> set[str]:
         def ids(session: Session) -> set[str]:

@@ -15,7 +15,7 @@ from mirror.gc import GcResult, collect_garbage
 from mirror.progress import Progress
 from mirror.report import SyncReport
 from mirror.sources.factory import open_source
-from mirror.sync import SyncOptions, run_sync
+from mirror.sync import Fetcher, SyncOptions, run_sync
 from mirror.verify import verify_release
 
 Notify = Callable[[str], None]
@@ -28,14 +28,19 @@ async def sync(
     progress: Progress | None = None,
     *,
     on_wait: Notify | None = None,
+    fetch: Fetcher | None = None,
+    job_id: int | None = None,
 ) -> SyncReport:
-    """Mirror `dataset` into a new release and publish it (see `mirror.sync.run_sync`)."""
+    """Mirror `dataset` into a new release and publish it (see `mirror.sync.run_sync`).
+    In a cluster, the queue's sync job passes `fetch` (its files go out as jobs to the
+    workers, `mirror.coordinator`) and its `job_id`."""
     found = await runtime.catalog.datasets.get(dataset)
     async with runtime.catalog.leases.hold(dataset_lease(dataset), "sync", on_wait=on_wait):
         source = open_source(found.url, found.options, settings=runtime.settings)
         try:
             return await run_sync(runtime.catalog, runtime.store, source, dataset,
-                                  options or SyncOptions(), progress)  # fmt: skip
+                                  options or SyncOptions(), progress, fetch=fetch,
+                                  job_id=job_id)  # fmt: skip
         finally:
             await source.close()
 

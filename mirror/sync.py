@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -76,6 +76,11 @@ class Outcome:
     errors: tuple[FileError, ...]
 
 
+Fetcher = Callable[["TransferContext", Sequence[PlannedFile]], Awaitable[Outcome]]
+"""How a run fetches the files it lacks: in this process (`fetch_all`), or fanned out as
+jobs to a cluster's workers (`mirror.coordinator`)."""
+
+
 async def run_sync(
     catalog: Catalog,
     store: Store,
@@ -83,18 +88,22 @@ async def run_sync(
     name: str,
     options: SyncOptions = SyncOptions(),
     progress: Progress | None = None,
+    *,
+    fetch: Fetcher | None = None,
+    job_id: int | None = None,
 ) -> SyncReport:
     """Sync dataset `name` from `source` into `store`; raise when nothing was published.
 
     A source that has not changed since the current release publishes no new release:
-    the run is recorded, and its report says the current release is up to date.
+    the run is recorded, and its report says the current release is up to date. `fetch`
+    replaces the in-process fetching; `job_id` is the queue's job that runs the sync.
     """
     started = time.monotonic()
     dataset = await catalog.datasets.get(name)
     resuming = await catalog.releases.building(name)
     if resuming is not None:
         await catalog.runs.abandon(resuming.id)
-    run = await catalog.runs.start(name, resuming.id if resuming else None)
+    run = await catalog.runs.start(name, resuming.id if resuming else None, job_id)
     report = SyncReport(name, resuming.name if resuming else None)
     try:
         planned = await plan_sync(catalog, source, dataset, options)
@@ -107,7 +116,7 @@ async def run_sync(
             await catalog.runs.attach(run.id, release.id)
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
-                                  progress, run.started_at)  # fmt: skip
+                                  progress, run.started_at, fetch)  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
@@ -169,6 +178,7 @@ async def plan_sync(
 async def _build(
     catalog: Catalog, store: Store, source: Source, dataset: Dataset, release: Release,
     planned: Planned, options: SyncOptions, progress: Progress | None, started: datetime,
+    fetch: Fetcher | None = None,
 ) -> SyncReport:  # fmt: skip
     await _prepare_release(catalog, store, dataset.name, release.id, planned.plan)
     todo = await not_yet_landed(catalog, store, dataset.name, release, planned.plan)
@@ -183,7 +193,10 @@ async def _build(
         prefetched=planned.checksum_files.contents, policy=options.policy,
     )  # fmt: skip
     try:
-        outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+        if fetch is None:
+            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+        else:
+            outcome = await fetch(ctx, todo)
         if ctx.entries is not None:
             await ctx.entries.flush()
     finally:

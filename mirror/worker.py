@@ -3,13 +3,15 @@
 A dataset with a cron `schedule` is due when the schedule's next time after its last run
 has passed (a dataset never synced is due at once). Due datasets sync one after another;
 a failed sync is reported and the loop goes on. The PostgreSQL job queue (procrastinate)
-is the cluster's way and replaces this loop there.
+is the cluster's way and replaces this loop there (`mirror.queue_worker`, configured by
+`WorkerConfig`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from croniter import croniter
@@ -19,6 +21,20 @@ from catalog.repository import Catalog
 from catalog.source_spec import check_schedule
 
 TICK = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """`concurrency`: fetch jobs at once; `control`: coordinating (and other control)
+    jobs at once; `heartbeat` and `stalled_after` in seconds; `grace`: how long a
+    stopping worker lets its fetch jobs finish before it checkpoints and requeues them."""
+
+    concurrency: int = 2
+    control: int = 8
+    heartbeat: float = 10.0
+    stalled_after: float = 30.0
+    grace: float = 240.0
+    metrics_port: int | None = None
 
 
 def next_due(schedule: str, last_run: datetime | None, now: datetime) -> datetime:

@@ -11,7 +11,8 @@ Every route has a name, which labels its metrics; each answers OPTIONS (CORS pre
                                            citation.bib, CITATION.cff, datacite.json
 /sitemap.xml  /robots.txt                  sitemap, robots: for crawlers (serve.crawlers)
 /static/<name>                             static: the stylesheet, named by its digest
-/api/v1/...                                api.*: the curator API (serve.api.curator)
+/api/v1/...                                api.*: the curator API (serve.api.curator, and
+                                           its jobs: serve.api.jobs)
 /ga4gh/drs/v1/...                          drs.*: GA4GH DRS 1.5 (serve.api.drs)
 /metrics                                   metrics: Prometheus metrics of this process
 /healthz  /readyz                          health, health.ready
@@ -42,6 +43,8 @@ from serve.api.curator import PREFIX as API_PREFIX
 from serve.api.curator import add_routes as add_api_routes
 from serve.api.drs import DRS, drs_api
 from serve.api.drs import add_routes as add_drs_routes
+from serve.api.jobs import JOBS, JobsApi
+from serve.api.jobs import add_routes as add_jobs_routes
 from serve.api.tokens import add_routes as add_token_routes
 from serve.catalog_view import CatalogView
 from serve.documents import Documents
@@ -88,6 +91,7 @@ def make_app(config: ServeConfig, open_runtime: RuntimeOpener) -> web.Applicatio
     add_resource(router, "/readyz", "health.ready", {"GET": readyz})
     add_resource(router, "/metrics", "metrics", {"GET": metrics_handler})
     add_api_routes(router)
+    add_jobs_routes(router)
     add_token_routes(router)
     app[PROBLEM_PREFIXES] = (f"{API_PREFIX}/",)
     add_drs_routes(app)
@@ -113,6 +117,7 @@ async def _serving(
     app[STORE] = store
     app[GATE] = Gatekeeper(TokenCache(catalog, config.token_ttl), runtime.signing_key)
     app[API] = CuratorApi(catalog, runtime.settings.source_allowlist)
+    app[JOBS] = JobsApi(catalog, runtime.queue)
     senders = object_senders(store, sendfile=config.sendfile, hot_bytes=config.hot_cache_bytes)
     presigner = store if config.redirect_to_store and isinstance(store, SupportsPresign) else None
     view = CatalogView(catalog, ttl=config.ttl)

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.sources",
     "tests.fixtures.fair_site",
     "tests.fixtures.browser",
+    "tests.fixtures.cluster",
 ]
 
 PG_ADMIN_URL = os.environ.get("DATAMIRROR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -163,6 +163,9 @@ def test_the_openapi_document_is_valid_openapi_3_1_and_names_every_route(
         "/api/v1/sources",
         "/api/v1/sources/{name}",
         "/api/v1/sources/{name}/releases",
+        "/api/v1/sources/{name}/sync",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}",
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
     }

@@ -23,6 +23,7 @@ COMMANDS = {
     "verify": "datamirror.cli.jobs:verify",
     "gc": "datamirror.cli.jobs:gc",
     "worker": "datamirror.cli.jobs:worker",
+    "jobs": "datamirror.cli.queue:jobs",
     "migrate": "datamirror.cli.jobs:migrate",
     "serve": "datamirror.cli.serving:serve",
     "token": "datamirror.cli.tokens:token",

@@ -16,7 +16,7 @@ import click
 from catalog import sizes
 from catalog.config import Settings
 from catalog.runtime import Runtime
-from datamirror.runtime import open_runtime
+from datamirror.runtime import QUEUE_POOL, open_runtime
 
 T = TypeVar("T")
 
@@ -26,11 +26,13 @@ def settings(ctx: click.Context) -> Settings:
     return found if found is not None else Settings.from_env()
 
 
-def with_runtime(ctx: click.Context, work: Callable[[Runtime], Awaitable[T]]) -> T:
+def with_runtime(
+    ctx: click.Context, work: Callable[[Runtime], Awaitable[T]], *, queue_pool: int = QUEUE_POOL
+) -> T:
     """Run `work` on a new event loop over the runtime the settings name."""
 
     async def main() -> T:
-        async with open_runtime(settings(ctx)) as runtime:
+        async with open_runtime(settings(ctx), queue_pool=queue_pool) as runtime:
             return await work(runtime)
 
     return asyncio.run(main())

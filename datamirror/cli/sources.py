@@ -52,6 +52,12 @@ def source() -> None:
 @click.option("--publisher", help="Who publishes the data upstream (organization, <URL>).")
 @click.option("--endpoint-url", help="S3 endpoint for s3:// sources.")
 @click.option("--no-sign-request", is_flag=True, help="Read a public S3 bucket unsigned.")
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 256),
+    help="Cap on connections to the source's host, across every worker of a cluster "
+    "(default: the sync's --parallel).",
+)
 @click.pass_context
 def source_add(
     ctx: click.Context,
@@ -74,9 +80,12 @@ def source_add(
     publisher: str | None,
     endpoint_url: str | None,
     no_sign_request: bool,
+    connections: int | None,
 ) -> None:
     """Register a source URL as dataset NAME."""
     options: dict[str, Any] = {}
+    if connections:
+        options["connections"] = connections
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
     if no_sign_request:

@@ -12,7 +12,7 @@ and the curator tokens (`serve.api.tokens`). Sources registered or pointed elsew
 are public-only (`serve.api.source_guard` at registration, the readers at every connection).
 
 Without a token: 401 with `WWW-Authenticate: Bearer`; a token without the curator scope:
-403 (RFC 6750 §3.1). Syncing through the API needs the job queue and is not offered here.
+403 (RFC 6750 §3.1). Syncs and their jobs: `serve.api.jobs`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.tokens import MAX_ID
+from serve.api.jobs_openapi import JOB_PATHS, JOB_SCHEMAS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _GLOBS = {"type": "array", "items": {"type": "string", "minLength": 1}}
@@ -304,12 +305,16 @@ _TOKEN_PATHS: dict[str, Any] = {
     },
 }
 
+_PATHS.update(JOB_PATHS)
+_SCHEMAS.update(JOB_SCHEMAS)
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "datamirror curator API",
         "version": "1",
-        "description": "Register and manage mirror sources. Bearer token with scope curator.",
+        "description": "Register and manage mirror sources, queue their syncs and follow "
+        "the jobs. Bearer token with scope curator.",
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
