@@ -310,6 +310,8 @@ def client_errors(url: str) -> Iterator[None]:
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         fault = TRUNCATION if is_truncation(exc) else RESET
         raise SourceError(url, f"connection broke: {exc}", transient=True, fault=fault) from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise SourceError(url, f"timed out: {exc}", transient=True, fault=TIMEOUT) from exc
     except aiohttp.ClientOSError as exc:
         raise SourceError(url, str(exc) or type(exc).__name__, transient=True, fault=RESET) from exc
     except aiohttp.ClientError as exc:
