@@ -183,6 +183,7 @@ class SourceError(DatamirrorError):
         transient: bool = False,
         hint: str | None = None,
         retry_after: float | None = None,
+        fault: str | None = None,
     ) -> None:
         super().__init__(
             f"source {url}: {cause}",
@@ -192,6 +193,7 @@ class SourceError(DatamirrorError):
         self.cause = cause
         self.transient = transient
         self.retry_after = retry_after
+        self.fault = fault  # the kind of network fault, as retries are counted
 
     def is_transient(self) -> bool:
         return self.transient

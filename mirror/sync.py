@@ -43,7 +43,7 @@ from mirror.plan import (
 from mirror.progress import Progress, QuietProgress
 from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
-from mirror.retry import RetryPolicy
+from mirror.retry import RetryLog, RetryPolicy
 from mirror.sources.base import Source, SourceEntry
 from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, fetch_file
 
@@ -52,7 +52,8 @@ MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
 DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
-FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
+DEFAULT_RETRIES = 4
+FILE_RETRIES = RetryPolicy(attempts=DEFAULT_RETRIES + 1, initial_wait=0.5, max_wait=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ async def run_sync(
     replaces the in-process fetching; `job_id` is the queue's job that runs the sync.
     """
     started = time.monotonic()
+    log = RetryLog()
+    options = replace(options, policy=options.policy.counting(log))
     dataset = await catalog.datasets.get(name)
     resuming = await catalog.releases.building(name)
     if resuming is not None:
@@ -117,6 +120,8 @@ async def run_sync(
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
                                   progress, run.started_at, fetch)  # fmt: skip
+            report = replace(report, retries=dict(log.counts),
+                             whole_files=tuple(sorted(log.whole_files)))  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
