@@ -26,7 +26,6 @@ from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
-from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
 from mirror.digests import xxh3_128_of
@@ -45,7 +44,7 @@ from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
 from mirror.retry import RetryPolicy
 from mirror.sources.base import Source, SourceEntry
-from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, fetch_file
+from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, entry_log, fetch_file
 
 MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB
@@ -188,7 +187,7 @@ async def _build(
         catalog, store, source, dataset.name, release.name, release.id,
         effective_part_size(store, options.part_size, options.memory),
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
-        entries=Batched(lambda batch: catalog.releases.add_entries(release.id, batch)),
+        entries=entry_log(catalog, release.id),
         bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
         prefetched=planned.checksum_files.contents, policy=options.policy,
     )  # fmt: skip

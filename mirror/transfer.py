@@ -188,9 +188,18 @@ async def open_writer(
     return writer, state
 
 
+def entry_log(catalog: Catalog, release_id: int) -> Batched[ManifestEntry]:
+    """Fetched small files' entries, committed in batches bounded by time and bytes."""
+    return Batched(
+        lambda batch: catalog.releases.add_entries(release_id, batch), size=lambda e: e.size
+    )
+
+
 def part_log(catalog: Catalog, transfer_id: int) -> Batched[LandedRecord]:
-    """Landed parts, committed in batches."""
-    return Batched(lambda batch: catalog.transfers.add_parts(transfer_id, batch))
+    """Landed parts, committed in batches bounded by time and by the bytes they stand for."""
+    return Batched(
+        lambda batch: catalog.transfers.add_parts(transfer_id, batch), size=lambda part: part[2]
+    )
 
 
 @dataclass(frozen=True, slots=True)

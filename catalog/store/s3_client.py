@@ -44,6 +44,7 @@ class Problem(enum.Enum):
     NOT_FOUND = "no such key"
     DENIED = "access denied"
     CHANGED = "precondition failed"
+    FULL = "no space left"
     TRANSIENT = "try again"
     OTHER = "failed"
 
@@ -51,6 +52,7 @@ class Problem(enum.Enum):
 NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
 DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 CHANGED = {"PreconditionFailed", "412", "InvalidRange", "416"}
+FULL = {"QuotaExceeded", "XMinioStorageFull", "InsufficientStorage"}
 TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 
 
@@ -63,6 +65,8 @@ def classify(code: str, status: int) -> Problem:
         return Problem.NOT_FOUND
     if code in DENIED or status == 403:
         return Problem.DENIED
+    if code in FULL or status == 507:
+        return Problem.FULL
     if code in TRANSIENT or status >= 500 or status == 429:
         return Problem.TRANSIENT
     return Problem.OTHER
