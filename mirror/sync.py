@@ -18,6 +18,7 @@ from catalog.errors import (
     DatamirrorError,
     EmptyListingError,
     SourceChangedError,
+    StoreFullError,
     SyncAbortedError,
 )
 from catalog.layout import dataset_objects_prefix, object_key
@@ -196,10 +197,10 @@ async def _build(
             outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
         else:
             outcome = await fetch(ctx, todo)
-        if ctx.entries is not None:
-            await ctx.entries.flush()
     finally:
         progress.close()
+        if ctx.entries is not None:
+            await ctx.entries.flush()  # what landed stays recorded when the run fails
     if not outcome.errors:
         entries = await catalog.releases.entries(release.id)
         await write_release_files(store, dataset, release, entries, started)
@@ -311,12 +312,17 @@ async def fetch_all(
         async with gate:
             try:
                 fetched.append(await fetch_with_retries(ctx, planned, policy))
+            except StoreFullError:
+                raise  # every other file would fail the same way after its fetch
             except (DatamirrorError, OSError) as exc:
                 errors.append(file_error(planned.entry.path, exc))
 
-    async with asyncio.TaskGroup() as group:
-        for planned in files:
-            group.create_task(one(planned))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for planned in files:
+                group.create_task(one(planned))
+    except* StoreFullError as full:
+        raise full.exceptions[0] from None
     return Outcome(tuple(fetched), tuple(sorted(errors, key=lambda e: e.path)))
 
 
