@@ -48,7 +48,7 @@ async def test_workers_killed_at_random_during_a_shared_sync_publish_it_once_and
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         killed.append(victim.pid)
-        await cluster.start(1)
+        cluster.spawn()
 
     done = await cluster.finished(job.id, timeout=180)
 
