@@ -194,7 +194,8 @@ async def _build(
     )  # fmt: skip
     try:
         if fetch is None:
-            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4,
+                                      stop_when_full=True)  # fmt: skip
         else:
             outcome = await fetch(ctx, todo)
     finally:
@@ -302,8 +303,12 @@ async def still_stored(
 
 
 async def fetch_all(
-    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int
-) -> Outcome:
+    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int,
+    *, stop_when_full: bool = False,
+) -> Outcome:  # fmt: skip
+    """Every file, each retried; one that fails is an error of the outcome. With
+    `stop_when_full` a full store raises at once: every other file would be fetched only
+    to fail the same way (a cluster's batch records its files' errors instead)."""
     gate = asyncio.Semaphore(in_flight)
     fetched: list[Fetched] = []
     errors: list[FileError] = []
@@ -312,8 +317,10 @@ async def fetch_all(
         async with gate:
             try:
                 fetched.append(await fetch_with_retries(ctx, planned, policy))
-            except StoreFullError:
-                raise  # every other file would fail the same way after its fetch
+            except StoreFullError as exc:
+                if stop_when_full:
+                    raise
+                errors.append(file_error(planned.entry.path, exc))
             except (DatamirrorError, OSError) as exc:
                 errors.append(file_error(planned.entry.path, exc))
 
