@@ -27,6 +27,12 @@ from tests.fixtures.own_postgres import OwnPostgres
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def once_per_suite(db_kind: str) -> None:
+    if db_kind == "postgresql":
+        pytest.skip("brings its own PostgreSQL whatever --db says: runs once, in the SQLite pass")
+
+
 @pytest.fixture
 async def own_catalog(own_postgres: OwnPostgres, cli: CLI) -> AsyncIterator[Catalog]:
     """The catalog on the test's own PostgreSQL, migrated; the CLI pointed at it."""
