@@ -293,12 +293,35 @@ class StoreError(DatamirrorError):
 
     status = 503
 
-    def __init__(self, message: str, *, transient: bool = False, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, hint=hint or "check that the object store is reachable")
         self.transient = transient
+        self.retry_after = retry_after
 
     def is_transient(self) -> bool:
         return self.transient
+
+
+class StoreFullError(StoreError, OSError):
+    """The object store has no space left (a full disk or a quota)."""
+
+    status = 507
+
+    def __init__(self, store: str, cause: str) -> None:
+        super().__init__(
+            f"no space left in the object store {store}: {cause}",
+            hint="free space in the store (or raise its quota), then sync again: "
+            "what already landed is kept",
+        )
+        self.store = store
+        self.cause = cause
 
 
 class ObjectNotFoundError(StoreError, FileNotFoundError):

@@ -23,7 +23,6 @@ from catalog.errors import DatamirrorError
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, ReleaseState
 from catalog.runtime import Runtime
-from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.fanout import files_from_text, options_from_json, planned_from_json
 from mirror.ordered_hash import OrderedHasher
@@ -33,7 +32,7 @@ from mirror.report import FileError
 from mirror.retry import RetryLog
 from mirror.sources.factory import open_source
 from mirror.sync import SyncOptions, effective_part_size, fetch_all, file_error
-from mirror.transfer import Part, TransferContext, fetch_part, part_log
+from mirror.transfer import Part, TransferContext, entry_log, fetch_part, part_log
 
 
 def source_host(url: str) -> str:
@@ -150,8 +149,7 @@ async def _context(
                 catalog, runtime.store, source, target.dataset, target.release,
                 target.release_id, part_size, asyncio.Semaphore(held),
                 ByteBudget(options.memory), progress or QuietProgress(),
-                entries=Batched(lambda batch: catalog.releases.add_entries(target.release_id,
-                                                                           batch)),
+                entries=entry_log(catalog, target.release_id),
                 policy=options.policy.counting(RetryLog()),
             ), held  # fmt: skip
     finally:

@@ -244,17 +244,25 @@ async def open_writer(
     return writer, state
 
 
+def entry_log(catalog: Catalog, release_id: int) -> Batched[ManifestEntry]:
+    """Fetched small files' entries, committed in batches bounded by time and bytes."""
+    return Batched(
+        lambda batch: catalog.releases.add_entries(release_id, batch), size=lambda e: e.size
+    )
+
+
 def part_log(
     catalog: Catalog, transfer_id: int, digests: dict[int, str] | None = None
 ) -> Batched[LandedRecord]:
-    """Landed parts, committed in batches (their xxh3-128 kept in `digests` by number)."""
+    """Landed parts, committed in batches bounded by time and by the bytes they stand for
+    (their xxh3-128 kept in `digests` by number)."""
 
     async def commit(batch: Sequence[LandedRecord]) -> None:
         if digests is not None:
             digests.update((number, digest) for number, _, _, digest in batch)
         await catalog.transfers.add_parts(transfer_id, batch)
 
-    return Batched(commit)
+    return Batched(commit, size=lambda part: part[2])
 
 
 @dataclass(frozen=True, slots=True)

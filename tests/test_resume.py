@@ -20,6 +20,7 @@ from catalog.manifest import ManifestEntry
 from catalog.models import Transfer, TransferPart
 from catalog.repository import Catalog
 from catalog.store import open_store
+from mirror.batched import BATCH_BYTES
 from mirror.sample_data import BIG_FILE, write_sample_tree
 from tests.conftest import CLI
 from tests.fixtures.http_sources import NginxFactory
@@ -176,3 +177,44 @@ async def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
     for entry in (lost, truncated):
         assert (home / "store" / entry.key).read_bytes() == (root / entry.path).read_bytes()
     cli("verify", "big")
+
+
+async def test_after_a_kill_what_is_fetched_again_is_at_most_the_parts_in_flight_and_one_batch(
+    cli: CLI, catalog: Catalog, nginx_server: NginxFactory, tmp_path: Path
+) -> None:
+    """A landed part counts as fetched once its batch is committed; batches are bounded by
+    bytes as well as by time, so a fast source does not widen what a kill loses."""
+    root = tmp_path / "source"
+    write_sample_tree(root, big_file_size=160 * MiB + 123)
+    size = (root / BIG_FILE).stat().st_size
+    # 8 connections at 12 MiB/s each: half a second of landed parts is 48 MiB, three times
+    # a batch's bytes, so a batch bounded by time alone would break the bound below
+    server = nginx_server(root, rate="12m")
+    cli("source", "add", "big", server.url)
+    part, parallel, memory = 2 * MiB, 8, 16 * MiB
+    argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "2MiB",
+            "--parallel", str(parallel), "--memory", "16MiB"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
+    parts = -(-size // part)
+
+    async def a_third_sent() -> bool:
+        # nginx logs a part as it finishes sending it, whenever the sync commits
+        return len(server.bytes_sent(BIG_FILE)) >= parts // 3
+
+    await kill_when(proc, a_third_sent, "a third of the parts sent")
+    assert len(await landed_parts(catalog)) < parts, "the file landed before the kill"
+    settled_line_count(server.log_lines)
+
+    cli(*argv[3:])
+
+    refetched = sum(server.bytes_sent(BIG_FILE)) - size
+    in_flight = min(parallel, memory // part) * part
+    one_batch = BATCH_BYTES + part
+    assert 0 <= refetched <= in_flight + one_batch, (
+        f"refetched {refetched / MiB:.1f} MiB of a {size / MiB:.0f} MiB file, more than "
+        f"{in_flight / MiB:.0f} MiB in flight plus a batch of {one_batch / MiB:.0f} MiB"
+    )
+    (release,) = json.loads(cli("releases", "big", "--json").stdout)
+    assert release["state"] == "published"
+    assert release["report"]["resumed"] == 1
+    await assert_stored_file_matches(cli, release["name"], root)
