@@ -117,6 +117,10 @@ class LocalFileSender:
             await loop.sendfile(transport, file, start, span.end - start, fallback=False)
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
             await self._send_by_reads(response, ByteRange(start, span.end))
+        except ConnectionError:
+            raise
+        except OSError as exc:  # ETIMEDOUT: the client read nothing for the send timeout
+            raise ConnectionResetError(f"sendfile failed: {exc}") from exc
 
     async def _send_by_reads(self, response: web.StreamResponse, span: ByteRange) -> None:
         offset = span.start
