@@ -12,6 +12,7 @@ read ahead into its own buffer).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import re
@@ -84,7 +85,12 @@ class Plan:
     mix_seconds: int = 15
     whole_every: int = 10  # in the mix, one request in this many is a whole file
     wrk_threads: int = 2
+    latecomers: int = 50  # fresh connections opened at the mix's peak, each one request
+    latecomer_seconds: float = 10.0  # for each of them to be answered
     settle_seconds: float = 20.0  # at most, for descriptors to come back after the load
+
+
+Pids = Callable[[], Sequence[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class Target:
     range_size: int
     whole_path: str
     whole_bytes: bytes
-    pids: Callable[[], Sequence[int]]
+    pids: Pids
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,7 @@ class ServerState:
     rss_mib: float
     fds: int
     processes: int
+    fd_kinds: dict[str, int] = field(default_factory=dict)  # socket, pipe, a file's name ...
 
 
 @dataclass
@@ -136,6 +143,7 @@ class Report:
     slow_held: int
     slow_wrong_bytes: int
     slow_bytes_read: int
+    latecomers_answered: int
     seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -145,13 +153,26 @@ class Report:
 
 def server_state(pids: Sequence[int]) -> ServerState:
     rss, fds, alive = 0, 0, 0
+    kinds: collections.Counter[str] = collections.Counter()
     for pid in pids:
         with contextlib.suppress(psutil.Error):
             proc = psutil.Process(pid)
             rss += proc.memory_info().rss
             fds += proc.num_fds()
             alive += 1
-    return ServerState(rss / MIB, fds, alive)
+            kinds.update(_fd_kind(pid, fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+    return ServerState(rss / MIB, fds, alive, dict(kinds))
+
+
+def _fd_kind(pid: int, fd: str) -> str:
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return "gone"
+    kind = target.partition(":")[0]
+    if kind in ("socket", "pipe", "anon_inode"):
+        return kind
+    return os.path.basename(target)
 
 
 def server_pids(root: int) -> list[int]:
@@ -289,7 +310,7 @@ def _transfer_mib(text: str) -> float:
     return float(number) * scale[unit]
 
 
-async def _peak_rss(pids: Callable[[], Sequence[int]], stop: asyncio.Event) -> float:
+async def _peak_rss(pids: Pids, stop: asyncio.Event) -> float:
     peak = 0.0
     while not stop.is_set():
         peak = max(peak, (await asyncio.to_thread(server_state, pids())).rss_mib)
@@ -312,14 +333,19 @@ async def run(tool: str, target: Target, plan: Plan) -> Report:
         ranges = await run_wrk(
             tool, target, plan, connections=plan.range_clients, seconds=plan.range_seconds, every=0
         )
-        mix = await run_wrk(
-            tool,
-            target,
-            plan,
-            connections=plan.mix_connections,
-            seconds=plan.mix_seconds,
-            every=plan.whole_every,
+        mix_run = asyncio.create_task(
+            run_wrk(
+                tool,
+                target,
+                plan,
+                connections=plan.mix_connections,
+                seconds=plan.mix_seconds,
+                every=plan.whole_every,
+            )
         )
+        await asyncio.sleep(plan.mix_seconds / 3)  # every wrk connection is open by now
+        answered = await latecomers(target, plan)
+        mix = await mix_run
         held = slow.held
     finally:
         await slow.stop()
@@ -337,8 +363,31 @@ async def run(tool: str, target: Target, plan: Plan) -> Report:
         slow_held=held,
         slow_wrong_bytes=slow.wrong,
         slow_bytes_read=slow.read,
+        latecomers_answered=answered,
         seconds=time.monotonic() - started,
     )
+
+
+async def latecomers(target: Target, plan: Plan) -> int:
+    """How many of `plan.latecomers` fresh connections, opened while the server holds every
+    other one, get their answer in time (a server out of descriptors leaves them waiting)."""
+    loop = asyncio.get_running_loop()
+
+    async def one() -> bool:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            async with asyncio.timeout(plan.latecomer_seconds):
+                await loop.sock_connect(sock, (target.host, target.port))
+                request = f"GET /healthz HTTP/1.1\r\nHost: {target.host}\r\n\r\n"
+                await loop.sock_sendall(sock, request.encode("ascii"))
+                return (await loop.sock_recv(sock, 64)).startswith(b"HTTP/1.1 200")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            sock.close()
+
+    return sum(await asyncio.gather(*(one() for _ in range(plan.latecomers))))
 
 
 async def _settled(target: Target, before: ServerState, seconds: float) -> ServerState:
@@ -355,7 +404,8 @@ def summary(report: Report) -> str:
     r, m, b, a = report.ranges, report.mix, report.before, report.after
     slow = (
         f"slow readers: {report.slow_held} of {report.plan.slow_readers} held "
-        f"({report.slow_bytes_read} bytes read, {report.slow_wrong_bytes} wrong)"
+        f"({report.slow_bytes_read} bytes read, {report.slow_wrong_bytes} wrong); "
+        f"{report.latecomers_answered} of {report.plan.latecomers} latecomers answered"
     )
     ranges = (
         f"{r.connections} range clients: {r.requests} requests, {r.requests_per_s:.0f} req/s, "
@@ -372,4 +422,7 @@ def summary(report: Report) -> str:
         f"{a.rss_mib:.0f} MiB after; fds {b.fds} before, {a.fds} after "
         f"({b.processes} processes); {report.seconds:.0f} s in all"
     )
+    kept = {k: n - b.fd_kinds.get(k, 0) for k, n in a.fd_kinds.items() if n > b.fd_kinds.get(k, 0)}
+    if kept:
+        server += f"; descriptors kept: {kept}"
     return f"{slow}\n{ranges}\n{mix}\n{server}"
