@@ -323,7 +323,10 @@ async def _peak_rss(pids: Pids, stop: asyncio.Event) -> float:
 async def run(tool: str, target: Target, plan: Plan) -> Report:
     """Warm up, take the baseline, then both phases under the slow readers; the report."""
     started = time.monotonic()
-    await run_wrk(tool, target, plan, connections=8, seconds=2, every=plan.whole_every)
+    # The warm-up opens what the server keeps for good (the held files, pooled catalog
+    # connections): the baseline the descriptors must come back to.
+    warm = min(plan.range_clients, plan.mix_connections)
+    await run_wrk(tool, target, plan, connections=warm, seconds=2, every=plan.whole_every)
     before = server_state(target.pids())
     slow = SlowReaders(target, plan)
     stop_sampling = asyncio.Event()

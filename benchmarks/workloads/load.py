@@ -89,6 +89,7 @@ def _mix_sample(report: load.Report) -> Sample:
             "fds_before": float(report.before.fds),
             "fds_after": float(report.after.fds),
             "slow_held": float(report.slow_held),
+            "latecomers": float(report.latecomers_answered),
         },
     )
 
@@ -175,6 +176,7 @@ def run_group(ctx: Context, only: set[str]) -> list[WorkloadResult]:
             contenders=mixes,
             notes=f"wrk -c{plan.mix_connections} for {plan.mix_seconds} s, one request in "
             f"{plan.whole_every} a whole file; server RSS is the peak; descriptors before and "
-            "after the load",
+            f"after the load; latecomers: {plan.latecomers} fresh connections at the peak "
+            "(the nginx peer runs the sources' worker_connections 1024)",
         ),
     ]
