@@ -203,6 +203,12 @@ class SlowReaders:
                 break
             await asyncio.sleep(0.1)
 
+    async def run_briefly(self) -> None:
+        """Connect, read once, hang up."""
+        await self.start()
+        await asyncio.sleep(self.plan.slow_interval)
+        await self.stop()
+
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)

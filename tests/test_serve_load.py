@@ -14,6 +14,7 @@ keep-alive connection, one that sends its headers a byte at a time, one that nev
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -23,13 +24,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from benchmarks import load
 from catalog.repository import Catalog
+from catalog.store.base import ByteRange
 from catalog.store.local import LocalStore
+from serve.bodies import WRITE_SLICE, BodyResponse, BytesSender
 from tests.fixtures.datamirror_server import SERVING, publish_files
 from tests.fixtures.net import LOOPBACK, port_from_log, require_binary, running, wait_for_http
 
@@ -187,3 +193,72 @@ def test_a_client_that_never_reads_is_dropped_after_the_send_timeout(serve: Star
         assert _sockets_when(server, lambda n: n > idle) == idle + 1  # held while it sends
         assert _sockets_when(server, lambda n: n <= idle) == idle
     assert "Traceback" not in server.log.read_text()
+
+
+PER_SLOW_READER_KIB = 96
+
+
+async def test_a_slow_reader_of_a_file_costs_the_server_less_than_a_chunk_of_memory(
+    serve: Start,
+) -> None:
+    """sendfile leaves what a slow client has not taken in the page cache and the socket."""
+    server = serve("--workers", "1")
+    files = _data()
+    target = load.Target(
+        host=LOOPBACK,
+        port=server.port,
+        range_path=f"/datasets/load/latest/{RANGE_FILE}",
+        range_size=len(files[RANGE_FILE]),
+        whole_path=f"/datasets/load/latest/{RANGE_FILE}",
+        whole_bytes=files[RANGE_FILE],
+        pids=server.pids,
+    )
+    plan = load.Plan(slow_readers=300)
+    for _ in range(3):  # the server's own allocations settle (held file, pools, code paths)
+        await load.SlowReaders(target, replace(plan, slow_readers=20)).run_briefly()
+    before = load.server_state(server.pids()).rss_mib
+    slow = load.SlowReaders(target, plan)
+    await slow.start()
+    await asyncio.sleep(2)  # every answer has filled what the server buffers for it
+    grown_kib = (load.server_state(server.pids()).rss_mib - before) * 1024
+    await slow.stop()
+    assert slow.held == plan.slow_readers
+    assert grown_kib / plan.slow_readers < PER_SLOW_READER_KIB
+
+
+async def test_a_body_in_memory_is_handed_to_a_slow_client_a_slice_at_a_time() -> None:
+    """A generated document (a release's manifest.json can run to megabytes) goes out from
+    one shared copy: a client that does not read holds a few slices of it in the server's
+    write buffer, not a copy of all of it."""
+    body = bytes(range(256)) * (32 * 1024)  # 8 MiB, more than the kernel takes at once
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        segments = [ByteRange(0, len(body))]
+        return BodyResponse(status=200, headers={}, segments=segments, sender=BytesSender(body))
+
+    app = web.Application()
+    app.router.add_get("/doc", handler)
+    loop = asyncio.get_running_loop()
+    async with TestServer(app, host=LOOPBACK) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        with sock:
+            await loop.sock_connect(sock, (LOOPBACK, server.port))
+            await loop.sock_sendall(sock, f"GET /doc HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode())
+            buffered = await _write_buffer_once_stalled(server)
+    assert 0 < buffered <= 3 * WRITE_SLICE
+
+
+async def _write_buffer_once_stalled(server: TestServer) -> int:
+    """The server's write buffer for its one connection once it stops changing (<= 10 s)."""
+    last, steady = -1, 0
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        handlers = server.runner.server.connections if server.runner.server else []
+        now = sum(h.transport.get_write_buffer_size() for h in handlers if h.transport)
+        steady = steady + 1 if now == last and now > 0 else 0
+        if steady == 5:
+            break
+        last = now
+    return last
