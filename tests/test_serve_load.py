@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -36,7 +37,8 @@ from catalog.repository import Catalog
 from catalog.store.base import ByteRange
 from catalog.store.local import LocalStore
 from serve.bodies import WRITE_SLICE, BodyResponse, BytesSender
-from tests.fixtures.datamirror_server import SERVING, publish_files
+from serve.remote_reads import STALL_SECONDS
+from tests.fixtures.datamirror_server import SERVING, Site, publish_files
 from tests.fixtures.net import LOOPBACK, port_from_log, require_binary, running, wait_for_http
 
 LOW_SOFT_LIMIT = 512
@@ -262,3 +264,32 @@ async def _write_buffer_once_stalled(server: TestServer) -> int:
             break
         last = now
     return last
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("site", ["s3-moto"], indirect=True)  # presigned reads are S3's
+async def test_slow_readers_of_an_s3_store_leave_its_connections_to_the_others(
+    site: Site,
+) -> None:
+    """More slow readers than the pool has connections to the store (64 a worker): each
+    gives its connection back once its client stalls, so a normal download still runs."""
+    big = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than the kernel buffers for a reader
+    dataset = await site.publish({"big.bin": big})
+    path = f"/datasets/{dataset}/latest/big.bin"
+    host, port = site.base.removeprefix("http://").split(":")
+    target = load.Target(host, int(port), path, len(big), path, big, list)
+    slow = load.SlowReaders(target, load.Plan(slow_readers=100))
+    await slow.start()
+    try:
+        await asyncio.sleep(2 * STALL_SECONDS)  # every reader has stalled its answer
+        got = await asyncio.to_thread(_download, site.base + path)
+        held = slow.held
+    finally:
+        await slow.stop()
+    assert (held, slow.wrong) == (100, 0)
+    assert got == big
+
+
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return bytes(response.read())
