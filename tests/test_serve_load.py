@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -74,7 +74,7 @@ Start = Callable[..., Server]
 
 
 @pytest.fixture
-async def serve(catalog: Catalog, dm_env: dict[str, str], tmp_path: Path) -> Iterator[Start]:
+async def serve(catalog: Catalog, dm_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Start]:
     """`serve(*options, soft_limit=None)`: `datamirror serve` over the two files of `_data`."""
     store = LocalStore(Path(dm_env["DATAMIRROR_STORE"].removeprefix("file://")))
     await publish_files(catalog, store, "load", _data())
