@@ -333,7 +333,7 @@ async def run(tool: str, target: Target, plan: Plan) -> Report:
     # connections): the baseline the descriptors must come back to.
     warm = min(plan.range_clients, plan.mix_connections)
     await run_wrk(tool, target, plan, connections=warm, seconds=2, every=plan.whole_every)
-    before = server_state(target.pids())
+    before = await _steady(target)
     slow = SlowReaders(target, plan)
     stop_sampling = asyncio.Event()
     sampler = asyncio.create_task(_peak_rss(target.pids, stop_sampling))
@@ -397,6 +397,20 @@ async def latecomers(target: Target, plan: Plan) -> int:
             sock.close()
 
     return sum(await asyncio.gather(*(one() for _ in range(plan.latecomers))))
+
+
+async def _steady(target: Target, seconds: float = 5.0) -> ServerState:
+    """The server's state once its descriptor count holds still (the warm-up's connections
+    closed), or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    state = server_state(target.pids())
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = server_state(target.pids())
+        if now.fds == state.fds:
+            return now
+        state = now
+    return state
 
 
 async def _settled(target: Target, before: ServerState, seconds: float) -> ServerState:
