@@ -16,6 +16,11 @@ DETAILS = (
     ("p99_ms", "p99 ms", "{:.2f}"),
     ("socket_errors", "socket errors", "{:.0f}"),
     ("server_rss_mib", "server RSS MiB", "{:.0f}"),
+    ("server_5xx", "5xx", "{:.0f}"),
+    ("slow_held", "slow readers held", "{:.0f}"),
+    ("latecomers", "latecomers answered", "{:.0f}"),
+    ("fds_before", "fds before", "{:.0f}"),
+    ("fds_after", "fds after", "{:.0f}"),
 )
 RATIO_NOTE = (
     "Runs per contender: {runs}, alternating (A B A B ...); figures are medians. Ratio = "
