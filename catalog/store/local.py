@@ -259,9 +259,7 @@ class LocalPartWriter:
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
         loop = asyncio.get_running_loop()
         writer = self.store.chunk_writer()
-        await STORE_RETRY.call(
-            lambda: loop.run_in_executor(writer, self._pwrite, offset, data)
-        )
+        await STORE_RETRY.call(lambda: loop.run_in_executor(writer, self._pwrite, offset, data))
 
     def _pwrite(self, offset: int, data: bytes | memoryview) -> None:
         with self.store.writing(self.key):
