@@ -225,3 +225,4 @@ async def test_after_a_kill_what_is_fetched_again_is_at_most_the_parts_in_flight
     assert release["state"] == "published"
     assert release["report"]["resumed"] == 1
     await assert_stored_file_matches(cli, release["name"], root)
+    cli("verify", "big")

@@ -81,7 +81,10 @@ class StoreRetry:
 
     async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """`attempt()` until it succeeds, or fails for good."""
-        return await self.retrying()(attempt)
+        async for trying in self.retrying():
+            with trying:
+                return await attempt()
+        raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
 
 
 STORE_RETRY = StoreRetry()
