@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from catalog.sizes import human_bytes
+from mirror.retry import retries_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class SyncReport:
     published: bool = False
     up_to_date: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
+    retries: dict[str, int] = field(default_factory=dict)
+    whole_files: tuple[str, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -53,6 +56,8 @@ class SyncReport:
         )
         if self.resumed:
             line += f"; {self.resumed} resumed"
+        if retried := retries_summary(self.retries):
+            line += f"; {retried}"
         return line
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +67,7 @@ class SyncReport:
         ]
         data["rate"] = round(self.rate, 1)
         data["seconds"] = round(self.seconds, 3)
+        data["whole_files"] = list(self.whole_files)
         data["summary"] = self.summary
         return data
 
@@ -69,6 +75,12 @@ class SyncReport:
         """What the CLI prints at the end of a run."""
         where = f"{self.dataset} {self.release}" if self.release else self.dataset
         out = [f"{where}: {self.summary}"]
+        if self.whole_files:
+            out.append(
+                f"  {len(self.whole_files)} file(s) fetched as one stream each: the server "
+                f"ignores Range requests ({', '.join(self.whole_files[:3])}"
+                f"{', ...' if len(self.whole_files) > 3 else ''})"
+            )
         for err in self.errors:
             out.append(f"  failed {err.path}: {err.error}")
         return out

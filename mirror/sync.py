@@ -18,6 +18,7 @@ from catalog.errors import (
     DatamirrorError,
     EmptyListingError,
     SourceChangedError,
+    StoreFullError,
     SyncAbortedError,
 )
 from catalog.layout import dataset_objects_prefix, object_key
@@ -42,7 +43,7 @@ from mirror.plan import (
 from mirror.progress import Progress, QuietProgress
 from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
-from mirror.retry import RetryPolicy
+from mirror.retry import RetryLog, RetryPolicy
 from mirror.sources.base import Source, SourceEntry
 from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, entry_log, fetch_file
 
@@ -51,7 +52,8 @@ MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
 DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
-FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
+DEFAULT_RETRIES = 4
+FILE_RETRIES = RetryPolicy(attempts=DEFAULT_RETRIES + 1, initial_wait=0.5, max_wait=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ async def run_sync(
     replaces the in-process fetching; `job_id` is the queue's job that runs the sync.
     """
     started = time.monotonic()
+    log = RetryLog()
+    options = replace(options, policy=options.policy.counting(log))
     dataset = await catalog.datasets.get(name)
     resuming = await catalog.releases.building(name)
     if resuming is not None:
@@ -116,6 +120,8 @@ async def run_sync(
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
                                   progress, run.started_at, fetch)  # fmt: skip
+            report = replace(report, retries=dict(log.counts),
+                             whole_files=tuple(sorted(log.whole_files)))  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
@@ -193,13 +199,14 @@ async def _build(
     )  # fmt: skip
     try:
         if fetch is None:
-            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4,
+                                      stop_when_full=True)  # fmt: skip
         else:
             outcome = await fetch(ctx, todo)
-        if ctx.entries is not None:
-            await ctx.entries.flush()
     finally:
         progress.close()
+        if ctx.entries is not None:
+            await ctx.entries.flush()  # what landed stays recorded when the run fails
     if not outcome.errors:
         entries = await catalog.releases.entries(release.id)
         await write_release_files(store, dataset, release, entries, started)
@@ -301,8 +308,12 @@ async def still_stored(
 
 
 async def fetch_all(
-    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int
-) -> Outcome:
+    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int,
+    *, stop_when_full: bool = False,
+) -> Outcome:  # fmt: skip
+    """Every file, each retried; one that fails is an error of the outcome. With
+    `stop_when_full` a full store raises at once: every other file would be fetched only
+    to fail the same way (a cluster's batch records its files' errors instead)."""
     gate = asyncio.Semaphore(in_flight)
     fetched: list[Fetched] = []
     errors: list[FileError] = []
@@ -311,12 +322,19 @@ async def fetch_all(
         async with gate:
             try:
                 fetched.append(await fetch_with_retries(ctx, planned, policy))
+            except StoreFullError as exc:
+                if stop_when_full:
+                    raise
+                errors.append(file_error(planned.entry.path, exc))
             except (DatamirrorError, OSError) as exc:
                 errors.append(file_error(planned.entry.path, exc))
 
-    async with asyncio.TaskGroup() as group:
-        for planned in files:
-            group.create_task(one(planned))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for planned in files:
+                group.create_task(one(planned))
+    except* StoreFullError as full:
+        raise full.exceptions[0] from None
     return Outcome(tuple(fetched), tuple(sorted(errors, key=lambda e: e.path)))
 
 

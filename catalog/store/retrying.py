@@ -80,11 +80,14 @@ class StoreRetry:
         )
 
     async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """`attempt()` until it succeeds, or fails for good."""
-        async for trying in self.retrying():
-            with trying:
-                return await attempt()
-        raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
+        """`attempt()` until it succeeds, or fails for good. Each try awaits what
+        `attempt()` returns: tenacity calls a plain function (a lambda) without awaiting
+        its result, which would hand back the coroutine unrun."""
+
+        async def once() -> T:
+            return await attempt()
+
+        return await self.retrying()(once)
 
 
 STORE_RETRY = StoreRetry()
