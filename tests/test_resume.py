@@ -187,22 +187,29 @@ async def test_after_a_kill_what_is_fetched_again_is_at_most_the_parts_in_flight
     root = tmp_path / "source"
     write_sample_tree(root, big_file_size=160 * MiB + 123)
     size = (root / BIG_FILE).stat().st_size
-    # 8 connections at 12 MiB/s each: half a second of landed parts is 48 MiB, three times
-    # a batch's bytes, so a batch bounded by time alone would break the bound below
-    server = nginx_server(root, rate="12m")
+    # 8 connections at 16 MiB/s each: half a second of landed parts is up to 64 MiB, four
+    # times a batch's bytes, so a batch bounded by time alone would break the bound below
+    server = nginx_server(root, rate="16m")
     cli("source", "add", "big", server.url)
     part, parallel, memory = 2 * MiB, 8, 16 * MiB
     argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "2MiB",
             "--parallel", str(parallel), "--memory", "16MiB"]  # fmt: skip
     proc = subprocess.Popen(argv, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
     parts = -(-size // part)
+    worse_than_a_batch = (BATCH_BYTES + 8 * MiB) // part
 
-    async def a_third_sent() -> bool:
-        # nginx logs a part as it finishes sending it, whenever the sync commits
-        return len(server.bytes_sent(BIG_FILE)) >= parts // 3
+    async def a_bad_moment() -> bool:
+        # nginx logs a part once it is sent, whenever the sync commits it: the kill comes
+        # when many sent parts are not yet committed (a batch bounded by time alone lets
+        # half a second of them wait), or else once half the file was sent
+        sent = len(server.bytes_sent(BIG_FILE))
+        if sent < parts // 4:
+            return False
+        return sent >= parts // 2 or sent - len(await landed_parts(catalog)) >= worse_than_a_batch
 
-    await kill_when(proc, a_third_sent, "a third of the parts sent")
-    assert len(await landed_parts(catalog)) < parts, "the file landed before the kill"
+    await kill_when(proc, a_bad_moment, "a quarter of the parts sent")
+    before = await landed_parts(catalog)
+    assert len(before) < parts, "the file landed before the kill"
     settled_line_count(server.log_lines)
 
     cli(*argv[3:])
@@ -218,3 +225,4 @@ async def test_after_a_kill_what_is_fetched_again_is_at_most_the_parts_in_flight
     assert release["state"] == "published"
     assert release["report"]["resumed"] == 1
     await assert_stored_file_matches(cli, release["name"], root)
+    cli("verify", "big")

@@ -326,20 +326,12 @@ class S3PartWriter:
             {"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in landed
         ]
         client, bucket = self.store.client, self.store.bucket
-        try:
-            await self.store._run(
-                self.key,
-                lambda: client.complete_multipart_upload(
-                    Bucket=bucket, Key=self._full, UploadId=self._id,
-                    MultipartUpload={"Parts": parts},
-                ),
-            )  # fmt: skip
-        except ObjectNotFoundError:
-            # botocore tried again after a reset that hid an attempt that had completed
-            completed = await self.store.stat(self.key)
-            if completed.size != sum(part.size for part in landed):
-                raise
-            return completed
+        await self.store._run(
+            self.key,
+            lambda: client.complete_multipart_upload(
+                Bucket=bucket, Key=self._full, UploadId=self._id, MultipartUpload={"Parts": parts}
+            ),
+        )
         return await self.store.stat(self.key)
 
     async def abort(self) -> None:
