@@ -2,11 +2,11 @@
 
 Listing and HEAD go through boto3 in threads: boto3 is already the store's dependency and
 credential chain (AWS_* env, profiles, instance roles). Object bytes come another way:
-boto3 mints a presigned GET URL (a plain one for an unsigned public bucket) and aiohttp
-reads it on the event loop. A GET per thread would cap the objects in flight at the
-thread pool's size (six on two cores) and cost three thread hops per object: a Zarr store
-of small chunks mirrored ten times slower than rclone. s3fs would add aiobotocore's pinned
-botocore for no gain here. Retries are the mirror's policy, not botocore's (one attempt).
+the shared `Presigner` mints a presigned GET URL on the loop with the client's credentials
+(a plain one for an unsigned public bucket) and aiohttp reads it. A GET per thread would
+cap the objects in flight at the thread pool's size (six on two cores) and cost three
+thread hops per object: a Zarr store of small chunks mirrored ten times slower than
+rclone. s3fs would add aiobotocore's pinned botocore for no gain here. Retries are the mirror's policy, not botocore's (one attempt).
 
 `no_sign_request` reads public buckets unsigned, as `aws s3 --no-sign-request` does;
 `key_pair` signs with credentials named for the source instead of boto3's chain. With an
@@ -39,6 +39,7 @@ from catalog.errors import (
 from catalog.public_address import PublicAddressRule
 from catalog.store.base import ByteRange, content_range_total
 from catalog.store.s3_client import (
+    Presigner,
     Problem,
     RangeNotHonouredError,
     S3FailureError,
@@ -90,6 +91,7 @@ class S3Source:
         )  # fmt: skip
         if address_rule is not None:
             guard_boto_client(self._client, address_rule)
+        self._presigner = Presigner(self._client)
         self._rule = address_rule
         self._connections = connections
         self._policy = policy
@@ -159,12 +161,8 @@ class S3Source:
         if byte_range is not None and byte_range.length == 0:
             return
         where = self._url + path
-        params = {"Bucket": self.bucket, "Key": self.prefix + path}
         with s3_errors(where):
-            url = await asyncio.to_thread(
-                self._client.generate_presigned_url, "get_object", Params=params,
-                ExpiresIn=URL_SECONDS,
-            )  # fmt: skip
+            url = self._presigner.url(self.bucket, self.prefix + path, URL_SECONDS)
         headers: dict[str, str] = {}
         if version and version.startswith("etag:"):
             headers["If-Match"] = f'"{version.removeprefix("etag:")}"'
