@@ -6,7 +6,8 @@ the shared `Presigner` mints a presigned GET URL on the loop with the client's c
 (a plain one for an unsigned public bucket) and aiohttp reads it. A GET per thread would
 cap the objects in flight at the thread pool's size (six on two cores) and cost three
 thread hops per object: a Zarr store of small chunks mirrored ten times slower than
-rclone. s3fs would add aiobotocore's pinned botocore for no gain here. Retries are the mirror's policy, not botocore's (one attempt).
+rclone. s3fs would add aiobotocore's pinned botocore for no gain here. Retries are the
+mirror's policy, not botocore's (one attempt).
 
 `no_sign_request` reads public buckets unsigned, as `aws s3 --no-sign-request` does;
 `key_pair` signs with credentials named for the source instead of boto3's chain. With an
