@@ -7,6 +7,7 @@ cleanly and the previous release stays current and intact."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -73,6 +74,19 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.close()
 
 
+def keep_figures(label: str, proxy: FaultProxy, files: dict[str, bytes], outcome: str) -> None:
+    """One line of figures for docs/reliability.md, into `$DATAMIRROR_ARTIFACTS/faults.jsonl`
+    when that is set: what was injected, and the bytes relayed against the dataset's."""
+    if not (folder := os.environ.get("DATAMIRROR_ARTIFACTS")):
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    line = {"fault": label, "injected": dict(proxy.injected), "requests": proxy.relayed,
+            "bytes_sent": proxy.bytes_sent, "dataset": sum(map(len, files.values())),
+            "outcome": outcome}  # fmt: skip
+    with (Path(folder) / "faults.jsonl").open("a") as out:
+        out.write(json.dumps(line) + "\n")
+
+
 async def sync_through(proxy: FaultProxy, catalog: Catalog, store: Store) -> dict[str, int]:
     """One sync of the proxied tree; the retries its report counts."""
     if not await catalog.datasets.list():
@@ -110,6 +124,7 @@ async def test_each_fault_alone_at_20_percent_still_publishes_every_byte_in_one_
         retries = await sync_through(proxy, catalog, store)
     assert await published_bytes(catalog, store) == files
     assert_counted_in_kind(dict(proxy.injected), retries)
+    keep_figures(f"{kind} at 20%", proxy, files, "correct")
 
 
 async def test_all_faults_together_at_8_percent_each_still_publish_every_byte_in_one_run(
@@ -123,6 +138,7 @@ async def test_all_faults_together_at_8_percent_each_still_publish_every_byte_in
     assert await published_bytes(catalog, store) == files
     assert_counted_in_kind(dict(proxy.injected), retries)
     assert sum(retries.values()) <= sum(proxy.injected.values())
+    keep_figures("all at 8% each", proxy, files, "correct")
 
 
 async def test_a_server_that_always_ignores_range_gets_its_large_files_as_one_stream(
@@ -163,3 +179,4 @@ def test_at_absurd_fault_rates_the_sync_fails_cleanly_and_the_previous_release_s
     assert [r["name"] for r in after if r["current"]] == [previous]
     objects = Path(cli.env["DATAMIRROR_HOME"]) / "store" / "objects" / "faulty" / previous
     assert {p: (objects / p).read_bytes() for p in files} == files
+    keep_figures("all at 15% each (90%)", proxy, files, "failed cleanly, previous release kept")
