@@ -18,6 +18,7 @@ from catalog.repository import Catalog
 from tests.conftest import CLI
 from tests.crash_helpers import (
     PART,
+    MiB,
     assert_release_holds,
     committed_bytes,
     kill_when,
@@ -31,24 +32,25 @@ pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 KILLS = 20
 SEED = 14
 BIG = [3 * PART + 12345, 2 * PART + 777, PART + 4321]
-SYNC = ["sync", "ds", "--part-size", "5MiB", "--parallel", "3", "--quiet"]
+PARALLEL, RATE = 3, 2 * MiB  # nginx's limit_rate caps each of the sync's connections
+SYNC = ["sync", "ds", "--part-size", "5MiB", "--parallel", str(PARALLEL), "--quiet"]
 
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """Kill `delay` s after the release has committed `fraction` of the dataset; a
-    moment already passed when the run starts kills 0.5 + 4 x `delay` s after it started
-    (in start-up, listing, planning, reopening uploads)."""
+    """A kill `share` of the way from a run's start to the soonest it could finish (what
+    is not yet committed, at the source's capped rate: the kill always lands, in start-up,
+    listing, planning, reopening uploads or mid-transfer); or, with `share` None, `delay`
+    s after the release has committed every byte (completing, manifest, publishing)."""
 
-    fraction: float
+    share: float | None
     delay: float
 
 
 def moments(seed: int, count: int) -> list[Moment]:
     rng = random.Random(seed)
-    spread = sorted(rng.uniform(0.0, 1.0) for _ in range(count - 2))
-    # the last two wait for every byte: they land in completing, manifest or publishing
-    return [Moment(f, rng.uniform(0.0, 0.4)) for f in [*spread, 1.0, 1.0]]
+    spread = [Moment(rng.uniform(0.1, 0.9), 0.0) for _ in range(count - 2)]
+    return [*spread, Moment(None, rng.uniform(0.0, 0.2)), Moment(None, rng.uniform(0.0, 0.2))]
 
 
 @dataclass
@@ -60,16 +62,16 @@ class Crashes:
 async def reached(catalog: Catalog, moment: Moment, total: int) -> Callable[[], Awaitable[bool]]:
     """Whether `moment` has come in the run that starts now."""
     loop = asyncio.get_running_loop()
-    threshold = moment.fraction * total
-    delay, since = moment.delay, None
-    if await committed_bytes(catalog, "ds") >= threshold:
-        delay, since = 0.5 + 4 * moment.delay, loop.time()
+    started, since = loop.time(), None
+    remaining = total - await committed_bytes(catalog, "ds")
 
     async def due() -> bool:
         nonlocal since
-        if since is None and await committed_bytes(catalog, "ds") >= threshold:
+        if moment.share is not None:
+            return loop.time() - started >= moment.share * remaining / (PARALLEL * RATE)
+        if since is None and await committed_bytes(catalog, "ds") >= total:
             since = loop.time()
-        return since is not None and loop.time() - since >= delay
+        return since is not None and loop.time() - since >= moment.delay
 
     return due
 
@@ -98,7 +100,7 @@ async def test_a_sync_killed_twenty_times_publishes_the_source_byte_for_byte(
 ) -> None:  # fmt: skip
     files = write_seeded_tree(tmp_path / "source", SEED, BIG, small=40)
     total = sum(len(d) for d in files.values())
-    server = nginx_server(tmp_path / "source", remote=True, rate="2m")
+    server = nginx_server(tmp_path / "source", remote=True, rate="512k")
     cli.env.update(store_env)
     for name, value in store_env.items():
         monkeypatch.setenv(name, value)
