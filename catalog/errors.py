@@ -280,6 +280,22 @@ class ChecksumMismatchError(DatamirrorError):
         return True
 
 
+class ChecksumFileError(DatamirrorError, ValueError):
+    """A checksum file the source publishes cannot be trusted or read."""
+
+    status = 502
+
+    def __init__(self, checksum_file: str, cause: str) -> None:
+        super().__init__(
+            f"checksum file {checksum_file}: {cause}",
+            hint="nothing was published; the source's maintainers can fix the file",
+            cli_hint="sync with `--checksums none` to mirror without verifying, or "
+            "`--exclude` the file",
+        )
+        self.checksum_file = checksum_file
+        self.cause = cause
+
+
 class SyncAbortedError(DatamirrorError):
     """The sync stopped before publishing."""
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from catalog.sizes import human_bytes
+from mirror.sources.base import Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class SyncReport:
     published: bool = False
     up_to_date: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
+    skipped: tuple[Skipped, ...] = field(default_factory=tuple)
 
     @property
     def rate(self) -> float:
@@ -53,6 +55,8 @@ class SyncReport:
         )
         if self.resumed:
             line += f"; {self.resumed} resumed"
+        if self.skipped:
+            line += f"; {len(self.skipped)} skipped"
         return line
 
     def to_json(self) -> dict[str, Any]:
@@ -71,4 +75,6 @@ class SyncReport:
         out = [f"{where}: {self.summary}"]
         for err in self.errors:
             out.append(f"  failed {err.path}: {err.error}")
+        for skip in self.skipped:
+            out.append(f"  skipped {skip.path!r}: {skip.reason}")
         return out

@@ -14,16 +14,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from catalog.errors import (
+    ChecksumFileError,
     ChecksumMismatchError,
     DatamirrorError,
     EmptyListingError,
     SourceChangedError,
     SyncAbortedError,
 )
-from catalog.layout import dataset_objects_prefix, object_key
+from catalog.layout import dataset_objects_prefix, object_key, unpublishable
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
+from catalog.sizes import human_bytes
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
 from mirror.batched import Batched
@@ -44,7 +46,7 @@ from mirror.progress import Progress, QuietProgress
 from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
 from mirror.retry import RetryPolicy
-from mirror.sources.base import Source, SourceEntry
+from mirror.sources.base import ReportsSkipped, Skipped, Source, SourceEntry
 from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, fetch_file
 
 MiB = 1024 * 1024
@@ -52,6 +54,7 @@ MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
 DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
+MAX_CHECKSUM_FILE = 128 * MiB
 FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
 
 
@@ -157,6 +160,7 @@ class Planned:
     listing: list[SourceEntry]
     plan: Plan
     checksum_files: ChecksumFiles
+    skipped: tuple[Skipped, ...] = ()
 
 
 async def plan_sync(
@@ -164,7 +168,7 @@ async def plan_sync(
 ) -> Planned:
     """List the source, read its checksum files, and plan against the current release;
     a listing that drops too much of it stops here."""
-    listing = await list_source(source, dataset)
+    listing, skipped = await list_source(source, dataset)
     mode = options.checksums or dataset.checksums
     checksum_files = await published_digests(source, listing, mode, options.policy)
     previous = await _previous_entries(catalog, dataset)
@@ -172,7 +176,7 @@ async def plan_sync(
     plan = with_rechecked(plan, checksum_files.held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
     check_deletions(plan, len(previous), max_delete)
-    return Planned(listing, plan, checksum_files)
+    return Planned(listing, plan, checksum_files, skipped)
 
 
 async def _build(
@@ -208,12 +212,24 @@ async def _build(
     return make_report(dataset.name, release.name, planned, outcome)
 
 
-async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
-    entries = [e async for e in source.list()]
+async def list_source(
+    source: Source, dataset: Dataset
+) -> tuple[list[SourceEntry], tuple[Skipped, ...]]:
+    """The files to mirror, and what the listing named that cannot be: a name that is no
+    safe path is skipped (and reported), never rewritten, and the rest publishes."""
+    entries: list[SourceEntry] = []
+    skipped: list[Skipped] = []
+    async for entry in source.list():
+        if (reason := unpublishable(entry.path)) is None:
+            entries.append(entry)
+        else:
+            skipped.append(Skipped(entry.path, reason))
+    if isinstance(source, ReportsSkipped):
+        skipped.extend(source.skipped)
     chosen = selected(entries, dataset.include, dataset.exclude)
     if not chosen:
         raise EmptyListingError(source.url)
-    return chosen
+    return chosen, tuple(sorted(set(skipped), key=lambda s: s.path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +252,14 @@ async def published_digests(
         return found
     paths = find_checksum_files(e.path for e in listing) if mode == "auto" else [mode]
 
+    sizes = {e.path: e.size for e in listing}
+
     async def read(path: str) -> bytes:
+        if sizes.get(path, 0) > MAX_CHECKSUM_FILE:
+            raise checksum_file_too_large(path)
         async for attempt in policy.retrying():
             with attempt:
-                return b"".join([chunk async for chunk in source.read(path)])
+                return await read_bounded(source, path)
         raise AssertionError("unreachable")  # pragma: no cover
 
     for path, raw in zip(paths, await asyncio.gather(*(read(p) for p in paths)), strict=True):
@@ -250,6 +270,21 @@ async def published_digests(
         if entry.md5 and entry.path not in found.digests:
             found.digests[entry.path] = Digest("md5", entry.md5)
     return found
+
+
+async def read_bounded(source: Source, path: str) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in source.read(path):
+        received += len(chunk)
+        if received > MAX_CHECKSUM_FILE:
+            raise checksum_file_too_large(path)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def checksum_file_too_large(path: str) -> ChecksumFileError:
+    return ChecksumFileError(path, f"it is larger than {human_bytes(MAX_CHECKSUM_FILE)}")
 
 
 async def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:
@@ -355,4 +390,5 @@ def make_report(dataset: str, release: str, planned: Planned, outcome: Outcome) 
         bytes_transferred=sum(f.transferred for f in outcome.fetched),
         total_bytes=sum(e.size for e in listing),
         errors=outcome.errors,
+        skipped=planned.skipped,
     )

@@ -31,9 +31,16 @@ from catalog.public_address import PublicAddressRule
 from catalog.source_spec import check_source_url
 from catalog.store.base import ByteRange
 from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
-from mirror.sources.base import SourceEntry
+from mirror.sources.base import Skipped, SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
+from mirror.sources.listing_guard import (
+    MAX_LISTING_PAGE,
+    inside,
+    read_page,
+    repeated_ancestor,
+    signature,
+)
 from mirror.sources.public_peers import tcp_connector
 
 MAX_DEPTH = 64
@@ -58,8 +65,12 @@ class HTTPSource:
         listing_concurrency: int = 32,
         policy: RetryPolicy = DEFAULT_POLICY,
         address_rule: PublicAddressRule | None = None,
+        max_listing_page: int = MAX_LISTING_PAGE,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
+        self._max_page = max_listing_page
+        self._skipped: builtins.list[Skipped] = []
+        self._landed = self._url
         self._rule = address_rule
         self._connections = connections_per_host
         self._listing_concurrency = listing_concurrency
@@ -69,6 +80,11 @@ class HTTPSource:
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def skipped(self) -> builtins.list[Skipped]:
+        """The folders the last `list` did not follow, and why."""
+        return builtins.list(self._skipped)
 
     def session(self) -> aiohttp.ClientSession:
         """The one session of this source (made on first use, inside the running loop)."""
@@ -90,14 +106,19 @@ class HTTPSource:
             self._session = None
 
     async def list(self) -> AsyncIterator[SourceEntry]:
-        """Crawl folder by folder, one level at a time, pages fetched concurrently."""
+        """Crawl folder by folder, one level at a time, pages fetched concurrently; a
+        folder that lists what an ancestor lists (a loop) is not followed."""
         slots = asyncio.Semaphore(self._listing_concurrency)
+        self._skipped = []
+        seen: dict[str, int] = {}
         folders = [""]
         for _ in range(MAX_DEPTH):
             pages = await asyncio.gather(*(self._list_folder(f, slots) for f in folders))
             files: builtins.list[SourceEntry] = []
             deeper: builtins.list[str] = []
             for folder, items in zip(folders, pages, strict=True):
+                if items is None or self._repeats(folder, items, seen):
+                    continue
                 for item in items:
                     if item.is_dir:
                         deeper.append(f"{folder}{item.name}/")
@@ -108,18 +129,37 @@ class HTTPSource:
             if not deeper:
                 return
             folders = deeper
-        raise SourceError(self._url, f"folders nest deeper than {MAX_DEPTH} levels (a loop?)")
+        reason = f"folders nest deeper than {MAX_DEPTH} levels here: not followed"
+        self._skipped.extend(Skipped(folder, reason) for folder in folders)
+
+    def _repeats(
+        self, folder: str, items: builtins.list[ListingItem], seen: dict[str, int]
+    ) -> bool:
+        listed = seen[folder] = signature(items)
+        ancestor = repeated_ancestor(folder, listed, seen) if folder else None
+        if ancestor is not None:
+            reason = f"it lists what {ancestor or 'the root'} lists (a loop?): not followed"
+            self._skipped.append(Skipped(folder, reason))
+        return ancestor is not None
 
     async def _list_folder(
         self, folder: str, slots: asyncio.Semaphore
-    ) -> builtins.list[ListingItem]:
+    ) -> builtins.list[ListingItem] | None:
+        """The folder's children; None (and a skip) when its page redirects out of the
+        folder where the root's page is."""
         url = self.file_url(folder)
         async with slots:
             async for attempt in self._policy.retrying():
                 with attempt, client_errors(url):
                     async with self.session().get(url) as response:
                         check_status(response, url)
-                        page = await response.text(errors="replace")
+                        if not folder:  # where the root's page is (http -> https, say)
+                            self._landed = str(response.url)
+                        elif not inside(response.url, self._landed):
+                            reason = f"its page redirects out of the source to {response.url}"
+                            self._skipped.append(Skipped(folder, reason))
+                            return None
+                        page = await read_page(response, url, self._max_page)
                         return parse_listing(page, str(response.url), response.content_type)
         raise AssertionError("unreachable")  # pragma: no cover
 
