@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from catalog.errors import (
     InvalidSourceURLError,
@@ -44,6 +45,8 @@ from mirror.sources.listing_guard import (
 from mirror.sources.public_peers import tcp_connector
 
 MAX_DEPTH = 64
+MAX_REDIRECTS = 10
+REDIRECTS = {301, 302, 303, 307, 308}
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 USER_AGENT = "datamirror/0.1"
 STATUS_HINTS = {
@@ -146,22 +149,32 @@ class HTTPSource:
         self, folder: str, slots: asyncio.Semaphore
     ) -> builtins.list[ListingItem] | None:
         """The folder's children; None (and a skip) when its page redirects out of the
-        folder where the root's page is."""
+        folder where the root's page is: such a redirect is not followed."""
         url = self.file_url(folder)
         async with slots:
             async for attempt in self._policy.retrying():
                 with attempt, client_errors(url):
-                    async with self.session().get(url) as response:
-                        check_status(response, url)
-                        if not folder:  # where the root's page is (http -> https, say)
-                            self._landed = str(response.url)
-                        elif not inside(response.url, self._landed):
-                            reason = f"its page redirects out of the source to {response.url}"
-                            self._skipped.append(Skipped(folder, reason))
-                            return None
-                        page = await read_page(response, url, self._max_page)
-                        return parse_listing(page, str(response.url), response.content_type)
+                    return await self._read_listing(folder, url)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_listing(self, folder: str, url: str) -> builtins.list[ListingItem] | None:
+        target = URL(url, encoded=True)
+        for _ in range(MAX_REDIRECTS):
+            async with self.session().get(target, allow_redirects=not folder) as response:
+                if folder and response.status in REDIRECTS:
+                    target = response.url.join(URL(response.headers.get("Location", "")))
+                    if not inside(target, self._landed):
+                        reason = f"its page redirects out of the source, to {target}"
+                        self._skipped.append(Skipped(folder, reason))
+                        return None
+                    continue
+                check_status(response, url)
+                if not folder:  # where the root's page is (http -> https, say)
+                    self._landed = str(response.url)
+                page = await read_page(response, url, self._max_page)
+                return parse_listing(page, str(response.url), response.content_type)
+        self._skipped.append(Skipped(folder, f"its page redirects {MAX_REDIRECTS} times"))
+        return None
 
     async def _complete_sizes(
         self, entries: builtins.list[SourceEntry]

@@ -127,9 +127,9 @@ def _decoded_name(path: str) -> str | None:
         rest = unquote(path, errors="strict").removesuffix("/")
     except UnicodeDecodeError:  # not UTF-8: no name we could publish and fetch back
         return None
-    if not rest or "/" in rest or rest in {".", ".."} or "\x00" in rest:
+    if not rest or "/" in rest or rest in {".", ".."}:
         return None
-    return rest
+    return rest  # NUL, backslash and the like are the sync's to skip and report
 
 
 def row_time_and_size(row: str) -> tuple[datetime | None, int | None]:
