@@ -163,7 +163,7 @@ async def test_a_listing_page_beyond_the_cap_is_a_clear_error_after_a_bounded_re
     async with misbehaving(send) as url:  # type: ignore[arg-type]
         source = HTTPSource(url)
         try:
-            with pytest.raises(SourceError, match="larger than 64.0 MiB") as raised:
+            with pytest.raises(SourceError, match=r"larger than 64\.0 MiB") as raised:
                 _ = [entry async for entry in source.list()]
         finally:
             await source.close()
