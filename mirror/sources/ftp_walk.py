@@ -87,9 +87,12 @@ def _tolerant(
 ) -> Callable[[bytes], tuple[PurePosixPath, Info]]:
     def parse_line(line: bytes) -> tuple[PurePosixPath, Info]:
         try:
-            return parse(line)
+            name, info = parse(line)
         except (ValueError, KeyError, IndexError):  # UnicodeDecodeError is a ValueError
+            name, info = UNPARSED, {}
+        if "type" not in info:  # aioftp's lister reads it unchecked
             unparsed.append(line)
             return UNPARSED, {"type": "unparsed"}
+        return name, info
 
     return parse_line
