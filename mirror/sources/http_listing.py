@@ -60,6 +60,12 @@ class _LinkCollector(HTMLParser):
             self._in_link = False
             self.links[-1].tail += "\n"
 
+    def parse_html_declaration(self, i: int) -> int:
+        try:
+            return super().parse_html_declaration(i)
+        except AssertionError:  # CPython's parser gives up on `<![` without a name
+            return self.parse_bogus_comment(i)
+
     def handle_endtag(self, tag: str) -> None:
         if tag == "a":
             self._in_link = False
