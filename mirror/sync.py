@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from catalog.errors import (
-    ChecksumFileError,
     ChecksumMismatchError,
     DatamirrorError,
     EmptyListingError,
@@ -25,12 +24,12 @@ from catalog.layout import dataset_objects_prefix, object_key, unpublishable
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
-from catalog.sizes import human_bytes
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
 from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
+from mirror.checksum_reading import MAX_CHECKSUM_FILE, checksum_file_too_large, read_bounded
 from mirror.digests import xxh3_128_of
 from mirror.plan import (
     Action,
@@ -54,7 +53,6 @@ MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
 DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
-MAX_CHECKSUM_FILE = 128 * MiB
 FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
 
 
@@ -270,21 +268,6 @@ async def published_digests(
         if entry.md5 and entry.path not in found.digests:
             found.digests[entry.path] = Digest("md5", entry.md5)
     return found
-
-
-async def read_bounded(source: Source, path: str) -> bytes:
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in source.read(path):
-        received += len(chunk)
-        if received > MAX_CHECKSUM_FILE:
-            raise checksum_file_too_large(path)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def checksum_file_too_large(path: str) -> ChecksumFileError:
-    return ChecksumFileError(path, f"it is larger than {human_bytes(MAX_CHECKSUM_FILE)}")
 
 
 async def _previous_entries(catalog: Catalog, dataset: Dataset) -> dict[str, ManifestEntry]:

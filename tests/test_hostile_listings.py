@@ -16,6 +16,7 @@ from catalog.errors import ChecksumFileError, SourceError
 from catalog.repository import Catalog
 from catalog.source_spec import DatasetSpec
 from catalog.store.local import LocalStore
+from mirror.checksum_reading import MAX_CHECKSUM_FILE
 from mirror.report import SyncReport
 from mirror.sources.http import HTTPSource
 from mirror.sources.listing_guard import MAX_LISTING_PAGE
@@ -208,3 +209,20 @@ async def test_a_checksum_file_with_duplicate_lines_verifies_and_with_conflictin
     assert FINE in message
     assert OTHER in message
     assert "--checksums none" in raised.value.cli_hint
+
+
+async def test_a_checksum_file_listed_over_the_cap_is_refused_before_it_is_read(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        asked.append(request.path)
+        if request.path == "/":
+            return page(row("ok.txt", 5), row("md5sum.txt", MAX_CHECKSUM_FILE + 1))
+        return web.Response(body=FILES["/ok.txt"])
+
+    async with misbehaving(serve) as url:
+        with pytest.raises(ChecksumFileError, match=r"larger than 128\.0 MiB"):
+            await mirror_once(catalog, tmp_path / "s", url, "huge")
+    assert "/md5sum.txt" not in asked
