@@ -49,6 +49,16 @@ class ContenderResult:
     def median(self) -> float | None:
         return statistics.median(s.value for s in self.samples) if self.ok else None
 
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """The lowest and the highest figure of the runs."""
+        values = [s.value for s in self.samples]
+        return (min(values), max(values)) if values and self.ok else None
+
+    def spread_detail(self, key: str) -> tuple[float, float] | None:
+        values = [s.details[key] for s in self.samples if key in s.details]
+        return (min(values), max(values)) if values and self.ok else None
+
     def median_detail(self, key: str) -> float | None:
         values = [s.details[key] for s in self.samples if key in s.details]
         return statistics.median(values) if values and self.ok else None
@@ -58,6 +68,7 @@ class ContenderResult:
             "name": self.name,
             "datamirror": self.is_datamirror,
             "median": self.median,
+            "spread": self.spread,
             "samples": [{"value": s.value, **s.details} for s in self.samples],
             "error": self.error,
             "not_run": self.not_run,

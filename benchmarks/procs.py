@@ -1,10 +1,11 @@
 """Processes on loopback: free ports, readiness polling, servers for a block, and timed runs
-that record the peak resident memory of the whole process tree."""
+that record the peak resident memory and the CPU seconds of the whole process tree."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import tempfile
@@ -35,6 +36,12 @@ class Timed:
     seconds: float
     peak_rss: int
     stdout: str
+    user_seconds: float = 0.0
+    system_seconds: float = 0.0
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.user_seconds + self.system_seconds
 
 
 def free_port() -> int:
@@ -93,28 +100,40 @@ def run_timed(
             stderr=subprocess.STDOUT,
             stdin=stdin,
         )
-        peak = _poll_until_exit(proc, argv, timeout)
+        peak, usage = _poll_until_exit(proc, argv, timeout)
         seconds = time.perf_counter() - start
         log.seek(0)
         out = log.read().decode(errors="replace")
     if proc.returncode != 0:
         raise CommandFailedError(argv, proc.returncode, out[-2000:])
-    return Timed(seconds=seconds, peak_rss=peak, stdout=out)
+    return Timed(
+        seconds=seconds,
+        peak_rss=peak,
+        stdout=out,
+        user_seconds=usage.ru_utime,
+        system_seconds=usage.ru_stime,
+    )
 
 
-def _poll_until_exit(proc: subprocess.Popen[bytes], argv: Sequence[str], timeout: float) -> int:
-    """Sample the tree's RSS until the process exits; kill it at the deadline."""
+def _poll_until_exit(
+    proc: subprocess.Popen[bytes], argv: Sequence[str], timeout: float
+) -> tuple[int, resource.struct_rusage]:
+    """Sample the tree's RSS until the process exits; kill it at the deadline. The process
+    is reaped with wait4, whose rusage counts it and every descendant it waited for."""
     watched = psutil.Process(proc.pid)
     deadline = time.monotonic() + timeout
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return peak, usage
         peak = max(peak, tree_rss(watched))
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
             raise CommandFailedError(argv, None, "timed out")
         time.sleep(POLL_SECONDS)
-    return peak
 
 
 def run(
@@ -175,3 +194,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def server_rss(proc: subprocess.Popen[bytes]) -> int:
     return tree_rss(psutil.Process(proc.pid))
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process and its descendants so far (children
+    they have reaped included): sampled before and after a run, it gives a server's share."""
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            t = member.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total

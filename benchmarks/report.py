@@ -10,15 +10,24 @@ from typing import Any
 from benchmarks.model import ContenderResult, WorkloadResult
 
 DETAILS = (
+    ("cpu_s", "CPU s (user+sys)", "{:.2f}"),
+    ("server_cpu_s", "server CPU s", "{:.2f}"),
     ("mib_per_s", "MiB/s", "{:.0f}"),
     ("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
     ("p50_ms", "p50 ms", "{:.2f}"),
     ("p99_ms", "p99 ms", "{:.2f}"),
     ("socket_errors", "socket errors", "{:.0f}"),
     ("server_rss_mib", "server RSS MiB", "{:.0f}"),
+    ("server_5xx", "5xx", "{:.0f}"),
+    ("slow_held", "slow readers held", "{:.0f}"),
+    ("latecomers", "latecomers answered", "{:.0f}"),
+    ("fds_before", "fds before", "{:.0f}"),
+    ("fds_after", "fds after", "{:.0f}"),
 )
 RATIO_NOTE = (
-    "Runs per contender: {runs}, alternating (A B A B ...); figures are medians. Ratio = "
+    "Runs per contender: {runs}, alternating (A B A B ...); figures are medians, (min-max) "
+    "of the runs beside them; CPU s = user + system seconds of the client's process tree "
+    "(of the server's in workloads 7-9, datamirror's own without its S3 store's). Ratio = "
     "datamirror against the best peer setting; above 1 means datamirror is better."
 )
 LIMIT_NAMES = {
@@ -57,6 +66,29 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def _spread(spread: tuple[float, float] | None, pattern: str = "{:.2f}") -> str:
+    if spread is None:
+        return "-"
+    return f"{pattern.format(spread[0])}-{pattern.format(spread[1])}"
+
+
+def _with_spread(median: float | None, spread: tuple[float, float] | None) -> str:
+    """A median with the runs' range: `3.08 (2.95-3.20)`; the median alone for one run."""
+    if median is None:
+        return "-"
+    if spread is None or spread[0] == spread[1]:
+        return _fmt(median)
+    return f"{_fmt(median)} ({_spread(spread)})"
+
+
+def _cpu(c: ContenderResult | None) -> str:
+    """Median CPU seconds with their range; the server's when the workload serves."""
+    if c is None:
+        return "-"
+    key = "server_cpu_s" if c.median_detail("server_cpu_s") is not None else "cpu_s"
+    return _with_spread(c.median_detail(key), c.spread_detail(key))
+
+
 def _cell(text: str) -> str:
     """Text that stays inside one Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
@@ -88,7 +120,7 @@ def _workload_section(result: WorkloadResult, limits: dict[str, float]) -> list[
         "",
     ]
     used = [d for d in DETAILS if any(c.median_detail(d[0]) is not None for c in result.contenders)]
-    head = ["contender", f"median {unit}", "runs", *(d[1] for d in used)]
+    head = ["contender", f"median {unit}", "min-max", "runs", *(d[1] for d in used)]
     if result.limit:
         head.append(f"of {LIMIT_NAMES.get(result.limit, result.limit)}")
     head.append("status")
@@ -98,6 +130,7 @@ def _workload_section(result: WorkloadResult, limits: dict[str, float]) -> list[
         row = [
             f"**{name}**" if c.is_datamirror else name,
             _fmt(c.median),
+            _spread(c.spread),
             str(len(c.samples)),
             *(_fmt(c.median_detail(key), pattern) for key, _, pattern in used),
         ]
@@ -124,8 +157,8 @@ def _target_line(result: WorkloadResult) -> str:
 
 def _summary(results: list[WorkloadResult]) -> list[str]:
     lines = [
-        "| workload | datamirror | best peer setting | best peer | ratio |",
-        "|---|---|---|---|---|",
+        "| workload | datamirror | CPU s | best peer setting | best peer | CPU s | ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ours, best = r.datamirror, r.best_peer
@@ -133,11 +166,15 @@ def _summary(results: list[WorkloadResult]) -> list[str]:
         mark = "-" if ratio is None else f"{ratio:.2f}x"
         if r.target is not None:
             mark = _target_line(r)
-        ours_text = _fmt(ours.median) if ours and ours.ok else (_status(ours)[:80] if ours else "-")
+        if ours and ours.ok:
+            ours_text = _with_spread(ours.median, ours.spread)
+        else:
+            ours_text = _status(ours)[:80] if ours else "-"
         best_name = _cell(best.name) if best else "-"
+        best_text = _with_spread(best.median, best.spread) if best else "-"
         lines.append(
-            f"| {r.key} | {_cell(ours_text)} | {best_name} | "
-            f"{_fmt(best.median) if best else '-'} | {mark} |"
+            f"| {r.key} | {_cell(ours_text)} | {_cpu(ours)} | {best_name} | "
+            f"{best_text} | {_cpu(best)} | {mark} |"
         )
     return lines
 

@@ -5,7 +5,8 @@ and writes results/<date>.json, .md and .png.
 Workloads: 1 remote big file, 2 remote small files, 3 remote re-sync, 4 loopback big file,
 5 into S3, 6 peak RSS (from 1 and 4), 7 random ranges served, 8 whole file served,
 9 both from the S3 store, 10 small objects from an S3 source, 11 the small files of 2 by
-two queue workers on PostgreSQL. `--quick` checks
+two queue workers on PostgreSQL, 12 serving under load (slow readers, 32 range clients,
+1,000 mixed connections). `--quick` checks
 correctness (md5 of every output), not speed.
 """
 
@@ -22,11 +23,11 @@ from pathlib import Path
 
 from benchmarks import limits, machine, peers, report
 from benchmarks.model import WorkloadResult
-from benchmarks.workloads import cluster, fetch, s3_source, s3_target, serving, tree
+from benchmarks.workloads import cluster, fetch, load, s3_source, s3_target, serving, tree
 from benchmarks.workloads.base import MIB, Context, Settings
 
 HERE = Path(__file__).resolve().parent
-ALL = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+ALL = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 GROUPS: list[Callable[[Context, set[str]], list[WorkloadResult]]] = [
     fetch.run_group,
     tree.run_group,
@@ -34,6 +35,7 @@ GROUPS: list[Callable[[Context, set[str]], list[WorkloadResult]]] = [
     serving.run_group,
     s3_source.run_group,
     cluster.run_group,
+    load.run_group,
 ]
 
 
@@ -53,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         choices=ALL,
         metavar="WORKLOAD",
-        help="run only this workload (1-11, repeatable)",
+        help="run only this workload (1-12, repeatable)",
     )
     parser.add_argument("--runs", type=int, help="runs per contender (default 1 quick, 3 full)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")

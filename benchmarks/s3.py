@@ -19,6 +19,7 @@ SECRET = "bench"
 class S3Endpoint:
     url: str
     backing: Path
+    pid: int = 0
 
     def rclone_remote(self, path: str) -> str:
         """An rclone on-the-fly remote for `BUCKET/path` on this endpoint."""
@@ -47,5 +48,5 @@ def rclone_s3(rclone: str, backing: Path, log: Path) -> Iterator[S3Endpoint]:
         "--vfs-cache-mode",
         "off",
     ]
-    with server(argv, ready_url=url + "/", log=log):
-        yield S3Endpoint(url=url, backing=backing)
+    with server(argv, ready_url=url + "/", log=log) as proc:
+        yield S3Endpoint(url=url, backing=backing, pid=proc.pid)

@@ -41,6 +41,7 @@ class Source:
     profile: Profile
     root: Path
     port: int
+    pid: int = 0
 
     @property
     def url(self) -> str:
@@ -108,5 +109,5 @@ def nginx_source(nginx: str, profile: Profile, root: Path, run_dir: Path) -> Ite
     conf = run_dir / "nginx.conf"
     conf.write_text(nginx_conf(profile, root.resolve(), port, run_dir))
     argv = [nginx, "-p", str(run_dir), "-c", str(conf), "-e", str(run_dir / "error.log")]
-    with server(argv, ready_url=f"http://{LOOPBACK}:{port}/", log=run_dir / "stdout.log"):
-        yield Source(profile=profile, root=root, port=port)
+    with server(argv, ready_url=f"http://{LOOPBACK}:{port}/", log=run_dir / "stdout.log") as proc:
+        yield Source(profile=profile, root=root, port=port, pid=proc.pid)

@@ -29,6 +29,12 @@ class DatamirrorError(Exception):
     def message(self) -> str:
         return str(self)
 
+    @property
+    def public_message(self) -> str:
+        """What the server may tell anyone: the message, unless it names the operator's
+        own facts (a database address, a path of this machine)."""
+        return self.message
+
     def is_transient(self) -> bool:
         """Whether trying the same operation again may succeed."""
         return False
@@ -48,9 +54,14 @@ class CatalogUnavailableError(DatamirrorError):
     def __init__(self, cause: str) -> None:
         super().__init__(
             f"cannot reach the catalog database: {cause}",
-            hint="check DATAMIRROR_DB and that the database server is running",
+            hint="try again in a moment",
+            cli_hint="check DATAMIRROR_DB and that the database server is running",
         )
         self.cause = cause
+
+    @property
+    def public_message(self) -> str:
+        return "the catalog database is unavailable for the moment"
 
     def is_transient(self) -> bool:
         return True
@@ -183,6 +194,7 @@ class SourceError(DatamirrorError):
         transient: bool = False,
         hint: str | None = None,
         retry_after: float | None = None,
+        fault: str | None = None,
     ) -> None:
         super().__init__(
             f"source {url}: {cause}",
@@ -192,6 +204,7 @@ class SourceError(DatamirrorError):
         self.cause = cause
         self.transient = transient
         self.retry_after = retry_after
+        self.fault = fault  # the kind of network fault, as retries are counted
 
     def is_transient(self) -> bool:
         return self.transient
@@ -307,12 +320,35 @@ class StoreError(DatamirrorError):
 
     status = 503
 
-    def __init__(self, message: str, *, transient: bool = False, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, hint=hint or "check that the object store is reachable")
         self.transient = transient
+        self.retry_after = retry_after
 
     def is_transient(self) -> bool:
         return self.transient
+
+
+class StoreFullError(StoreError, OSError):
+    """The object store has no space left (a full disk or a quota)."""
+
+    status = 507
+
+    def __init__(self, store: str, cause: str) -> None:
+        super().__init__(
+            f"no space left in the object store {store}: {cause}",
+            hint="free space in the store (or raise its quota), then sync again: "
+            "what already landed is kept",
+        )
+        self.store = store
+        self.cause = cause
 
 
 class ObjectNotFoundError(StoreError, FileNotFoundError):

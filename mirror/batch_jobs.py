@@ -23,16 +23,16 @@ from catalog.errors import DatamirrorError
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, ReleaseState
 from catalog.runtime import Runtime
-from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.fanout import files_from_text, options_from_json, planned_from_json
 from mirror.ordered_hash import OrderedHasher
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress, QuietProgress
 from mirror.report import FileError
+from mirror.retry import RetryLog
 from mirror.sources.factory import open_source
 from mirror.sync import SyncOptions, effective_part_size, fetch_all, file_error
-from mirror.transfer import Part, TransferContext, fetch_part, part_log
+from mirror.transfer import Part, TransferContext, entry_log, fetch_part, part_log
 
 
 def source_host(url: str) -> str:
@@ -87,6 +87,7 @@ async def run_batch(
     outcome = Outcome(
         target.batch, len(result.fetched), sum(f.transferred for f in result.fetched),
         sum(1 for f in result.fetched if f.resumed), tuple(_error_json(e) for e in result.errors),
+        _retries(ctx),
     )  # fmt: skip
     return await _record(runtime, target, outcome)
 
@@ -126,8 +127,9 @@ async def run_parts(
             errors = (_error_json(file_error(entry.path, failures.exceptions[0])),)
         finally:
             await asyncio.shield(log.flush())
+        retries = _retries(ctx)
     moved = sum(spans[n - 1].length for n in todo) if not errors else 0
-    return await _record(runtime, target, Outcome(target.batch, 0, moved, 0, errors))
+    return await _record(runtime, target, Outcome(target.batch, 0, moved, 0, errors, retries))
 
 
 @contextlib.asynccontextmanager
@@ -147,9 +149,8 @@ async def _context(
                 catalog, runtime.store, source, target.dataset, target.release,
                 target.release_id, part_size, asyncio.Semaphore(held),
                 ByteBudget(options.memory), progress or QuietProgress(),
-                entries=Batched(lambda batch: catalog.releases.add_entries(target.release_id,
-                                                                           batch)),
-                policy=options.policy,
+                entries=entry_log(catalog, target.release_id),
+                policy=options.policy.counting(RetryLog()),
             ), held  # fmt: skip
     finally:
         await source.close()
@@ -166,6 +167,10 @@ def _recorded(planned: PlannedFile, entry: ManifestEntry | None) -> bool:
         and entry.size == planned.entry.size
         and entry.source_etag == planned.entry.version
     )
+
+
+def _retries(ctx: TransferContext) -> dict[str, int]:
+    return dict(ctx.policy.log.counts) if ctx.policy.log is not None else {}
 
 
 def _error_json(error: FileError) -> dict[str, Any]:

@@ -278,6 +278,9 @@ class _Follower:
         outcomes = await self.ctx.catalog.batches.of_release(self.ctx.release_id, self.numbers)
         moved = sum(o.transferred for o in outcomes)
         resumed = sum(o.resumed for o in outcomes)
+        if (log := self.ctx.policy.log) is not None:
+            for job in outcomes:
+                log.counts.update(job.retries)
         fetched = [
             Fetched(entry, 0, path in self.resumed) for path, entry in sorted(recorded.items())
         ]

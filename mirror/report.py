@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from catalog.sizes import human_bytes
+from mirror.retry import retries_summary
 from mirror.sources.base import Skipped
 
 
@@ -34,6 +35,8 @@ class SyncReport:
     published: bool = False
     up_to_date: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
+    retries: dict[str, int] = field(default_factory=dict)
+    whole_files: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
 
     @property
@@ -55,6 +58,8 @@ class SyncReport:
         )
         if self.resumed:
             line += f"; {self.resumed} resumed"
+        if retried := retries_summary(self.retries):
+            line += f"; {retried}"
         if self.skipped:
             line += f"; {len(self.skipped)} skipped"
         return line
@@ -66,6 +71,7 @@ class SyncReport:
         ]
         data["rate"] = round(self.rate, 1)
         data["seconds"] = round(self.seconds, 3)
+        data["whole_files"] = list(self.whole_files)
         data["summary"] = self.summary
         return data
 
@@ -73,6 +79,12 @@ class SyncReport:
         """What the CLI prints at the end of a run."""
         where = f"{self.dataset} {self.release}" if self.release else self.dataset
         out = [f"{where}: {self.summary}"]
+        if self.whole_files:
+            out.append(
+                f"  {len(self.whole_files)} file(s) fetched as one stream each: the server "
+                f"ignores Range requests ({', '.join(self.whole_files[:3])}"
+                f"{', ...' if len(self.whole_files) > 3 else ''})"
+            )
         for err in self.errors:
             out.append(f"  failed {err.path}: {err.error}")
         for skip in self.skipped:

@@ -18,6 +18,7 @@ from catalog.errors import (
     DatamirrorError,
     EmptyListingError,
     SourceChangedError,
+    StoreFullError,
     SyncAbortedError,
 )
 from catalog.layout import dataset_objects_prefix, object_key, unpublishable
@@ -26,7 +27,6 @@ from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
 from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
-from mirror.batched import Batched
 from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
 from mirror.checksum_reading import MAX_CHECKSUM_FILE, checksum_file_too_large, read_bounded
@@ -44,16 +44,17 @@ from mirror.plan import (
 from mirror.progress import Progress, QuietProgress
 from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
-from mirror.retry import RetryPolicy
+from mirror.retry import RetryLog, RetryPolicy
 from mirror.sources.base import ReportsSkipped, Skipped, Source, SourceEntry
-from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, fetch_file
+from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, entry_log, fetch_file
 
 MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB
 DEFAULT_PART_SIZE = 2 * MiB
 DEFAULT_PARALLEL = 64
 DEFAULT_MEMORY = 48 * MiB
-FILE_RETRIES = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=10.0)
+DEFAULT_RETRIES = 4
+FILE_RETRIES = RetryPolicy(attempts=DEFAULT_RETRIES + 1, initial_wait=0.5, max_wait=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,8 @@ async def run_sync(
     replaces the in-process fetching; `job_id` is the queue's job that runs the sync.
     """
     started = time.monotonic()
+    log = RetryLog()
+    options = replace(options, policy=options.policy.counting(log))
     dataset = await catalog.datasets.get(name)
     resuming = await catalog.releases.building(name)
     if resuming is not None:
@@ -118,6 +121,8 @@ async def run_sync(
             report = SyncReport(name, release.name)
             report = await _build(catalog, store, source, dataset, release, planned, options,
                                   progress, run.started_at, fetch)  # fmt: skip
+            report = replace(report, retries=dict(log.counts),
+                             whole_files=tuple(sorted(log.whole_files)))  # fmt: skip
             check_complete(replace(report, seconds=time.monotonic() - started))
             await catalog.releases.publish(release.id, options.keep or dataset.keep)
             report = replace(report, published=True)
@@ -190,19 +195,20 @@ async def _build(
         catalog, store, source, dataset.name, release.name, release.id,
         effective_part_size(store, options.part_size, options.memory),
         asyncio.Semaphore(options.parallel), ByteBudget(options.memory), progress,
-        entries=Batched(lambda batch: catalog.releases.add_entries(release.id, batch)),
+        entries=entry_log(catalog, release.id),
         bucket=TokenBucket(options.bandwidth_limit) if options.bandwidth_limit else None,
         prefetched=planned.checksum_files.contents, policy=options.policy,
     )  # fmt: skip
     try:
         if fetch is None:
-            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4)
+            outcome = await fetch_all(ctx, todo, options.policy, options.parallel * 4,
+                                      stop_when_full=True)  # fmt: skip
         else:
             outcome = await fetch(ctx, todo)
-        if ctx.entries is not None:
-            await ctx.entries.flush()
     finally:
         progress.close()
+        if ctx.entries is not None:
+            await ctx.entries.flush()  # what landed stays recorded when the run fails
     if not outcome.errors:
         entries = await catalog.releases.entries(release.id)
         await write_release_files(store, dataset, release, entries, started)
@@ -320,8 +326,12 @@ async def still_stored(
 
 
 async def fetch_all(
-    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int
-) -> Outcome:
+    ctx: TransferContext, files: Iterable[PlannedFile], policy: RetryPolicy, in_flight: int,
+    *, stop_when_full: bool = False,
+) -> Outcome:  # fmt: skip
+    """Every file, each retried; one that fails is an error of the outcome. With
+    `stop_when_full` a full store raises at once: every other file would be fetched only
+    to fail the same way (a cluster's batch records its files' errors instead)."""
     gate = asyncio.Semaphore(in_flight)
     fetched: list[Fetched] = []
     errors: list[FileError] = []
@@ -330,12 +340,19 @@ async def fetch_all(
         async with gate:
             try:
                 fetched.append(await fetch_with_retries(ctx, planned, policy))
+            except StoreFullError as exc:
+                if stop_when_full:
+                    raise
+                errors.append(file_error(planned.entry.path, exc))
             except (DatamirrorError, OSError) as exc:
                 errors.append(file_error(planned.entry.path, exc))
 
-    async with asyncio.TaskGroup() as group:
-        for planned in files:
-            group.create_task(one(planned))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for planned in files:
+                group.create_task(one(planned))
+    except* StoreFullError as full:
+        raise full.exceptions[0] from None
     return Outcome(tuple(fetched), tuple(sorted(errors, key=lambda e: e.path)))
 
 

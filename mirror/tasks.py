@@ -134,11 +134,7 @@ async def batch_task(
 ) -> None:  # fmt: skip
     here = worker_context(context)
     target = JobTarget(dataset, release_id, release, batch, share)
-    outcome = await abortable(
-        context, run_batch(here.runtime, target, files, options, here.progress())
-    )
-    if outcome is not None and here.metrics is not None:
-        here.metrics.count_retries(outcome.retries)
+    await abortable(context, run_batch(here.runtime, target, files, options, here.progress()))
 
 
 @blueprint.task(name="parts", pass_context=True, retry=RETRIES)

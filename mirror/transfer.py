@@ -5,7 +5,9 @@ reads into a chunked upload; each landed part is hashed (xxh3-128) and committed
 catalog, so a killed run's successor fetches only the parts that never landed. The
 whole-file digests of a chunked file are computed in file order while the parts stream in
 (`OrderedHasher`); only a resumed file, whose earlier parts are not in memory, is read back.
-A part whose transfer breaks off mid-body is asked for again from its last good byte.
+A transfer that breaks off mid-body (a part, or a small file) is asked for again from its
+last good byte; a file whose server keeps ignoring Range is fetched as one stream
+(`whole_stream`).
 
 Memory is bounded by the sync's byte budget: a part holds its length of it from before its
 first byte arrives until its bytes are hashed and stored (a part written at its offset gets
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from catalog.errors import (
     ChecksumMismatchError,
@@ -37,8 +39,10 @@ from mirror.digests import FileDigests
 from mirror.ordered_hash import OrderedHasher
 from mirror.plan import PlannedFile, part_ranges
 from mirror.progress import Progress
-from mirror.retry import DEFAULT_POLICY, RetryPolicy
+from mirror.repair import repair_parts
+from mirror.retry import DEFAULT_POLICY, IGNORED_RANGE, RetryPolicy
 from mirror.sources.base import Source, SourceEntry
+from mirror.whole_stream import IGNORED_IN_A_ROW, RangesIgnoredError, WholeStream
 
 READ_BACK_CHUNK = 1024 * 1024
 WHOLE_PART_COST = 2
@@ -85,7 +89,7 @@ async def fetch_file(ctx: TransferContext, planned: PlannedFile) -> Fetched:
     if entry.size <= ctx.part_size:
         transferred, resumed = await fetch_whole(ctx, entry, key, digests), False
     else:
-        transferred, resumed = await fetch_parts(ctx, entry, key, digests)
+        transferred, resumed, digests = await fetch_parts(ctx, planned, key, digests)
     if digests.finish_blocks:
         await asyncio.to_thread(digests.finish)
     else:
@@ -130,25 +134,33 @@ async def fetch_whole(
 async def read_whole(ctx: TransferContext, entry: SourceEntry) -> bytes:
     chunks: list[bytes] = []
     async with ctx.slots:
-        async for chunk in ctx.source.read(entry.path, version=entry.version):
+        span = ByteRange(0, entry.size)
+        async for chunk in read_resuming(ctx.source, entry, span, ctx.policy):
             chunks.append(chunk)
             await ctx.received(len(chunk))
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def fetch_parts(
-    ctx: TransferContext, entry: SourceEntry, key: str, digests: FileDigests
-) -> tuple[int, bool]:
-    """A large file: the parts not landed yet, in parallel, then complete the upload."""
+    ctx: TransferContext, planned: PlannedFile, key: str, digests: FileDigests
+) -> tuple[int, bool, FileDigests]:
+    """A large file: the parts not landed yet, in parallel, then complete the upload. A
+    file fetched whole in this run whose published digest disagrees has its wrong parts
+    repaired first (`repair`); its digests are then those of the repaired bytes."""
+    entry = planned.entry
     writer, state = await open_writer(ctx, entry, key)
     ranges = part_ranges(entry.size, state.part_size)
     missing = [(n, r) for n, r in enumerate(ranges, start=1) if n not in state.landed]
     resumed = bool(state.landed)
-    log = part_log(ctx.catalog, state.id)
+    recorded: dict[int, str] = {}
+    log = part_log(ctx.catalog, state.id, recorded)
+    whole = ctx.policy.log is not None and entry.path in ctx.policy.log.whole_files
     try:
         hasher = OrderedHasher(len(missing), None if resumed else digests, ctx.budget)
         async with hasher, asyncio.TaskGroup() as group:
-            for index, (number, span) in enumerate(missing):
+            if whole:  # parts in file order from one stream of the whole file
+                group.create_task(fetch_in_order(ctx, writer, entry, hasher, log, missing))
+            for index, (number, span) in enumerate([] if whole else missing):
                 part = Part(index, number, span)
                 group.create_task(fetch_part(ctx, writer, entry, hasher, log, part))
     except ExceptionGroup as failures:
@@ -159,10 +171,54 @@ async def fetch_parts(
             await ctx.catalog.transfers.finish(ctx.release_id, entry.path)
         raise first from None
     await log.flush()
+    if not resumed and planned.expected is not None:
+        digests = await repaired(ctx, planned, writer, missing, recorded, digests)
     await writer.complete()
     if resumed:
         await read_back(ctx.store, key, entry, digests)
-    return sum(r.length for _, r in missing), resumed
+    return sum(r.length for _, r in missing), resumed, digests
+
+
+async def repaired(
+    ctx: TransferContext, planned: PlannedFile, writer: PartWriter,
+    parts: list[tuple[int, ByteRange]], recorded: dict[int, str], digests: FileDigests,
+) -> FileDigests:  # fmt: skip
+    """`digests` when they match the published digest, else those of the repaired parts;
+    a file that cannot be repaired raises the mismatch (its transfer starts again)."""
+    entry, expected = planned.entry, planned.expected
+    assert expected is not None
+    await asyncio.to_thread(digests.finish)
+    try:
+        digests.check(entry.path, expected)
+        return digests
+    except ChecksumMismatchError as exc:
+
+        async def read(span: ByteRange) -> bytes:
+            stream = read_resuming(ctx.source, entry, span, ctx.policy)
+            return b"".join([chunk async for chunk in stream])
+
+        async with ctx.slots, ctx.budget.hold(WHOLE_PART_COST * ctx.part_size):
+            fixed = await repair_parts(read, writer, parts, recorded, (expected.algorithm,))
+        if fixed is None:
+            await writer.abort()
+            raise
+        if ctx.policy.log is not None:
+            ctx.policy.log.record(exc)
+        return fixed
+
+
+async def fetch_in_order(
+    ctx: TransferContext, writer: PartWriter, entry: SourceEntry, hasher: OrderedHasher,
+    log: Batched[LandedRecord], missing: list[tuple[int, ByteRange]],
+) -> None:  # fmt: skip
+    """The parts one after another, read from one whole-file stream."""
+    stream = WholeStream(ctx.source, entry)
+    whole = replace(ctx, source=stream)
+    try:
+        for index, (number, span) in enumerate(missing):
+            await fetch_part(whole, writer, entry, hasher, log, Part(index, number, span))
+    finally:
+        await stream.close()
 
 
 async def open_writer(
@@ -188,9 +244,25 @@ async def open_writer(
     return writer, state
 
 
-def part_log(catalog: Catalog, transfer_id: int) -> Batched[LandedRecord]:
-    """Landed parts, committed in batches."""
-    return Batched(lambda batch: catalog.transfers.add_parts(transfer_id, batch))
+def entry_log(catalog: Catalog, release_id: int) -> Batched[ManifestEntry]:
+    """Fetched small files' entries, committed in batches bounded by time and bytes."""
+    return Batched(
+        lambda batch: catalog.releases.add_entries(release_id, batch), size=lambda e: e.size
+    )
+
+
+def part_log(
+    catalog: Catalog, transfer_id: int, digests: dict[int, str] | None = None
+) -> Batched[LandedRecord]:
+    """Landed parts, committed in batches bounded by time and by the bytes they stand for
+    (their xxh3-128 kept in `digests` by number)."""
+
+    async def commit(batch: Sequence[LandedRecord]) -> None:
+        if digests is not None:
+            digests.update((number, digest) for number, _, _, digest in batch)
+        await catalog.transfers.add_parts(transfer_id, batch)
+
+    return Batched(commit, size=lambda part: part[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,21 +342,39 @@ async def read_resuming(
 ) -> AsyncIterator[bytes]:
     """The bytes of `span`. A transfer that breaks off (a reset connection, a truncated
     body) is asked for again from the last good byte, with the policy's backoff and bounds;
-    a file that changed is not resumed (the caller restarts it)."""
+    a file that changed is not resumed (the caller restarts it). A whole file is asked for
+    without a Range first."""
     position, failures, started = span.start, 0, time.monotonic()
+    whole = span.start == 0 and span.end == entry.size
     while True:
+        asked = None if whole and position == 0 else ByteRange(position, span.end)
         try:
-            async for chunk in source.read(entry.path, ByteRange(position, span.end),
-                                           version=entry.version):  # fmt: skip
+            async for chunk in source.read(entry.path, asked, version=entry.version):
                 position += len(chunk)
                 yield chunk
+            if policy.log is not None:
+                policy.log.ignored.pop(entry.path, None)
             return
         except SourceError as exc:
             failures += 1
             elapsed = time.monotonic() - started
+            if exc.fault == IGNORED_RANGE:
+                keeps_ignoring(policy, entry, exc)
             if isinstance(exc, SourceChangedError) or policy.gives_up(exc, failures, elapsed):
                 raise
             await asyncio.sleep(policy.delay(exc, failures))
+
+
+def keeps_ignoring(policy: RetryPolicy, entry: SourceEntry, error: SourceError) -> None:
+    """Count an ignored Range for the file; after a few in a row, it is fetched as one
+    stream from now on (RangesIgnoredError makes its file start again so)."""
+    log = policy.log
+    if log is None or isinstance(error, RangesIgnoredError):
+        return
+    log.ignored[entry.path] += 1
+    if log.ignored[entry.path] >= IGNORED_IN_A_ROW or entry.path in log.whole_files:
+        log.whole_files.add(entry.path)
+        raise RangesIgnoredError(error.url) from error
 
 
 async def read_back(store: Store, key: str, entry: SourceEntry, digests: FileDigests) -> None:

@@ -6,7 +6,9 @@
     datamirror_worker_jobs_failed_total{task}         ... that raised (retried or not)
     datamirror_worker_jobs_stalled_total{task}        stalled jobs this worker sent back
     datamirror_worker_fetched_bytes_total             source bytes this worker fetched
-    datamirror_worker_retries_total{kind}             retries of this worker's jobs, by kind
+    datamirror_worker_retries_total{kind}             retries of the syncs this worker ran,
+                                                      their batch and part jobs' included
+                                                      (counted once, by the sync's job)
 
 Each worker has its own registry, so that tests may run several in one process.
 """

@@ -61,6 +61,12 @@ class ServeConfig:
     ttl: float = 2.0
     hot_cache_bytes: int = DEFAULT_HOT_BYTES
     token_ttl: float = 5.0
+    keepalive_timeout: float = 75.0
+    """Seconds a connection may wait for its next request, or for the rest of its headers,
+    as nginx's `keepalive_timeout` (aiohttp's own default is an hour)."""
+    send_timeout: float = 60.0
+    """Seconds a client may take no byte of its answer before its connection is dropped,
+    as nginx's `send_timeout`."""
 
 
 RuntimeOpener = Callable[[], AbstractAsyncContextManager[Runtime]]

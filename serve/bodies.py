@@ -26,6 +26,10 @@ from serve.open_files import OpenFile, OpenFiles
 
 Segment = bytes | ByteRange
 DIRECT_SENDFILE = 1024 * 1024
+WRITE_SLICE = 64 * 1024
+"""What `BytesSender` hands the transport at a time: aiohttp waits for the socket after
+64 KiB, so a client that reads slowly holds about two slices of the server's memory, not
+a copy of the whole body (asyncio's transport copies what the socket refuses)."""
 
 
 class Sender(Protocol):
@@ -52,7 +56,9 @@ class BytesSender:
     async def send(
         self, request: web.BaseRequest, response: web.StreamResponse, span: ByteRange
     ) -> None:
-        await response.write(memoryview(self.data)[span.start : span.end])
+        view = memoryview(self.data)
+        for start in range(span.start, span.end, WRITE_SLICE):
+            await response.write(view[start : min(start + WRITE_SLICE, span.end)])
 
     async def close(self) -> None:
         return None
@@ -117,6 +123,10 @@ class LocalFileSender:
             await loop.sendfile(transport, file, start, span.end - start, fallback=False)
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
             await self._send_by_reads(response, ByteRange(start, span.end))
+        except ConnectionError:
+            raise
+        except OSError as exc:  # ETIMEDOUT: the client read nothing for the send timeout
+            raise ConnectionResetError(f"sendfile failed: {exc}") from exc
 
     async def _send_by_reads(self, response: web.StreamResponse, span: ByteRange) -> None:
         offset = span.start

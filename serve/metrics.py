@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from serve.capacity import current_connections
 from serve.metrics_dir import MULTIPROC_ENV
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -42,6 +43,7 @@ class Metrics:
     datamirror_http_response_bytes_total{kind}        body bytes sent
     datamirror_http_request_duration_seconds{kind}    histogram, to the last byte
     datamirror_http_requests_in_flight                being answered now
+    datamirror_http_connection_capacity               connections the live workers can hold
     """
 
     def __init__(self) -> None:
@@ -79,6 +81,13 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=owner,
         )
+        self.capacity = Gauge(
+            "datamirror_http_connection_capacity",
+            "Connections the server can hold at once, under its open-files limit.",
+            multiprocess_mode="livesum",
+            registry=owner,
+        )
+        self.capacity.set(current_connections())
         # labelled children, looked up once per label values
         self._by_status: dict[tuple[str, str], Any] = {}
         self._by_kind: dict[str, tuple[Any, Any]] = {}

@@ -3,12 +3,15 @@
 The SDK path costs a request signature and three thread hops per read (open, read, close).
 Here each object gets one presigned URL, minted once and reused until it nears expiry, and
 its bytes come through one pooled aiohttp session on the event loop: no signing per read,
-no threads, kept-alive connections. A store that cannot presign (no credentials) is read
-through `Store.stream` as before.
+no threads, kept-alive connections. A read whose client stops taking bytes gives its
+connection back and asks again from where it stopped when the client catches up, so slow
+clients never hold the pool from the others. A store that cannot presign (no
+credentials) is read through `Store.stream` as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -30,6 +33,7 @@ URL_SECONDS = 3600
 RENEW_BEFORE = 600.0
 MAX_URLS = 10_000
 CONNECTIONS = 64
+STALL_SECONDS = 1.0
 
 
 class PresignedUrls:
@@ -91,20 +95,45 @@ class PresignedSender:
             raise StoreError(detail, transient=True) from exc
 
     async def _copy(self, url: str, response: web.StreamResponse, span: ByteRange) -> None:
-        sent = 0
+        offset = span.start
         try:
-            async with presigned_get(self.reader.session, url, span) as upstream:
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                    sent += len(chunk)
+            while offset < span.end:
+                offset = await self._copy_until_stalled(url, response, ByteRange(offset, span.end))
         except S3FailureError as failure:
             if failure.problem is Problem.NOT_FOUND:
                 raise ObjectNotFoundError(self.key) from failure
             raise StoreError(f"object store read of {self.key} failed: {failure}") from failure
         except RangeNotHonouredError as exc:
             raise StoreError(f"object store read of {self.key}: {exc}") from exc
-        if sent != span.length:
-            raise StoreError(f"object store sent {sent} of {span.length} bytes of {self.key}")
+
+    async def _copy_until_stalled(
+        self, url: str, response: web.StreamResponse, span: ByteRange
+    ) -> int:
+        """Copy `span` until the client stops taking bytes for `STALL_SECONDS`: then the
+        upstream connection goes back (closed) before the write is waited for, so clients
+        that read slowly never hold the pool's connections from the others. Returns the
+        offset reached; the caller asks again from there."""
+        offset = span.start
+        stalled: asyncio.Task[None] | None = None
+        try:
+            async with presigned_get(self.reader.session, url, span) as upstream:
+                async for chunk in upstream.content.iter_any():
+                    write = asyncio.ensure_future(response.write(chunk))
+                    offset += len(chunk)
+                    done, _ = await asyncio.wait({write}, timeout=STALL_SECONDS)
+                    if not done:
+                        stalled = write
+                        break
+                    write.result()
+            if stalled is None and offset != span.end:
+                got = offset - span.start
+                raise StoreError(f"object store sent {got} of {span.length} bytes of {self.key}")
+            if stalled is not None:
+                await stalled
+        finally:
+            if stalled is not None and not stalled.done():
+                stalled.cancel()
+        return offset
 
     async def close(self) -> None:
         return None

@@ -171,7 +171,9 @@ async def _serve_until_signalled(
         handle_signals=False,
         access_log_class=combined_log(access_log),
         shutdown_timeout=grace,
+        keepalive_timeout=config.keepalive_timeout,
     )
+    limit_sends(sock, config.send_timeout)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
@@ -180,6 +182,16 @@ async def _serve_until_signalled(
     finally:
         await runner.cleanup()
         access_log.close()
+
+
+def limit_sends(sock: socket.socket, seconds: float) -> None:
+    """Connections accepted on `sock` are dropped by the kernel when sent bytes stay
+    unacknowledged, or the client's receive window stays shut, for `seconds`
+    (TCP_USER_TIMEOUT, which accepted sockets inherit): a client that stops reading holds
+    neither its descriptor nor its coroutine for longer, whichever sender writes to it."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))
 
 
 def _run_workers(

@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.fair_site",
     "tests.fixtures.browser",
     "tests.fixtures.cluster",
+    "tests.fixtures.own_postgres",
 ]
 
 PG_ADMIN_URL = os.environ.get("DATAMIRROR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.model import REQUESTS, SECONDS, ContenderResult, Sample, WorkloadResult
+from benchmarks.procs import run_timed
+from benchmarks.report import _summary
 from benchmarks.wrk import parse
 from tests.fixtures.net import require_binary
 
@@ -80,6 +82,46 @@ def test_a_failed_peer_is_never_the_best_peer() -> None:
     assert result.failures == ["x / fast but wrong: md5 differs"]
 
 
+BURN = """
+import subprocess, sys, time
+def burn():
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return total
+if sys.argv[1:] == ["child"]:
+    burn()
+    print(time.process_time())
+else:
+    child = subprocess.run([sys.executable, "-c", sys.argv[1], "child"],
+                           capture_output=True, text=True, check=True)
+    burn()
+    print(float(child.stdout) + time.process_time())
+"""
+
+
+def test_a_timed_run_counts_the_cpu_seconds_of_the_command_and_of_its_children() -> None:
+    timed = run_timed([sys.executable, "-c", BURN, BURN])
+    both = float(timed.stdout)
+    assert timed.cpu_seconds >= both > 0
+    assert timed.cpu_seconds == pytest.approx(timed.user_seconds + timed.system_seconds)
+
+
+def test_the_summary_shows_each_median_with_its_spread_and_cpu_seconds() -> None:
+    ours = ContenderResult(
+        "datamirror",
+        True,
+        (Sample(3.0, {"cpu_s": 4.0}), Sample(2.0, {"cpu_s": 5.0}), Sample(4.0, {"cpu_s": 4.5})),
+    )
+    peer = ContenderResult("peer", False, (Sample(6.0, {"cpu_s": 1.0}),))
+    result = WorkloadResult(key="1-x", title="x", metric=SECONDS, contenders=(ours, peer))
+    header, _, row = _summary([result])
+    assert header.split(" | ")[1:3] == ["datamirror", "CPU s"]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == ["1-x", "3.00 (2.00-4.00)", "4.50 (4.00-5.00)", "peer", "6.00", "1.00",
+                     "2.00x"]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.nginx
 @pytest.mark.clients
@@ -123,6 +165,7 @@ def test_quick_run_of_a_download_and_a_serve_workload_completes_with_correct_byt
             assert contender["error"] is None, contender
             assert contender["not_run"] is None, contender
             assert len(contender["samples"]) == 1
+            assert contender["samples"][0]["cpu_s"] > 0, contender
         assert workload["ratio"] is not None
     assert doc["failures"] == []
     markdown = json_path.with_suffix(".md").read_text()

@@ -1,6 +1,7 @@
 """A worker's life in a cluster: SIGTERM hands its jobs back and exits 0; the database's
 connections cut under it change nothing; `sync --wait` ends as its job ends; `jobs`
-lists, retries and cancels; schedules queue syncs; /metrics tells what workers did."""
+lists, retries and cancels; schedules queue syncs; /metrics tells what workers did
+(retries by kind included, counted once in the sync's report)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from catalog.queue import GC, SYNC, VERIFY, JobState
 from catalog.repository import Catalog
 from tests.conftest import CLI
 from tests.fixtures.cluster import Cluster, until, write_tree
+from tests.fixtures.fault_proxy import UNAVAILABLE, every, fault_proxy_thread
 from tests.fixtures.http_sources import NginxFactory
 from tests.fixtures.net import free_port
 from tests.test_cluster import PART, landed_parts, range_of, recorded_paths, requests
@@ -136,3 +138,24 @@ async def test_sync_wait_ends_as_its_job_and_jobs_lists_retries_and_cancels(
     gone = cli("jobs", "cancel", "424242", check=False)
     assert gone.returncode == 1
     assert "no job with id 424242" in gone.stderr
+
+
+async def test_a_fanned_out_syncs_report_and_metrics_count_the_retries_of_its_jobs(
+    cluster: Cluster, cli: CLI, nginx_server: NginxFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "source"
+    write_tree(root, small=40, big=3 * PART)
+    port = free_port()
+    with fault_proxy_thread(nginx_server(root).url, seed=5, retry_after=0) as proxy:
+        proxy.set_rules(every(0.2, [UNAVAILABLE], path=r"\.bin$"))
+        cli("source", "add", "ds", proxy.url)
+        await cluster.start(1, "--metrics-port", str(port))
+        done = cli("sync", "ds", "--wait", "--no-progress", "--part-size", "5MiB",
+                   "--split-above", "10MiB")  # fmt: skip
+        injected = proxy.injected[UNAVAILABLE]
+
+    assert injected > 0
+    assert "published" in done.stdout
+    assert f"{injected} retries (resets 0, truncations 0, 5xx {injected}" in done.stdout
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    assert f'datamirror_worker_retries_total{{kind="5xx"}} {injected}.0'.encode() in metrics

@@ -20,6 +20,7 @@ from catalog.manifest import ManifestEntry
 from catalog.models import Transfer, TransferPart
 from catalog.repository import Catalog
 from catalog.store import open_store
+from mirror.batched import BATCH_BYTES
 from mirror.sample_data import BIG_FILE, write_sample_tree
 from tests.conftest import CLI
 from tests.fixtures.http_sources import NginxFactory
@@ -175,4 +176,53 @@ async def test_a_resumed_sync_refetches_recorded_files_whose_objects_were_lost(
     assert release["state"] == "published"
     for entry in (lost, truncated):
         assert (home / "store" / entry.key).read_bytes() == (root / entry.path).read_bytes()
+    cli("verify", "big")
+
+
+async def test_after_a_kill_what_is_fetched_again_is_at_most_the_parts_in_flight_and_one_batch(
+    cli: CLI, catalog: Catalog, nginx_server: NginxFactory, tmp_path: Path
+) -> None:
+    """A landed part counts as fetched once its batch is committed; batches are bounded by
+    bytes as well as by time, so a fast source does not widen what a kill loses."""
+    root = tmp_path / "source"
+    write_sample_tree(root, big_file_size=160 * MiB + 123)
+    size = (root / BIG_FILE).stat().st_size
+    # 8 connections at 16 MiB/s each: half a second of landed parts is up to 64 MiB, four
+    # times a batch's bytes, so a batch bounded by time alone would break the bound below
+    server = nginx_server(root, rate="16m")
+    cli("source", "add", "big", server.url)
+    part, parallel, memory = 2 * MiB, 8, 16 * MiB
+    argv = [sys.executable, "-m", "datamirror", "sync", "big", "--part-size", "2MiB",
+            "--parallel", str(parallel), "--memory", "16MiB"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=cli.env, cwd=cli.cwd, text=True, stderr=subprocess.DEVNULL)
+    parts = -(-size // part)
+    worse_than_a_batch = (BATCH_BYTES + 8 * MiB) // part
+
+    async def a_bad_moment() -> bool:
+        # nginx logs a part once it is sent, whenever the sync commits it: the kill comes
+        # when many sent parts are not yet committed (a batch bounded by time alone lets
+        # half a second of them wait), or else once half the file was sent
+        sent = len(server.bytes_sent(BIG_FILE))
+        if sent < parts // 4:
+            return False
+        return sent >= parts // 2 or sent - len(await landed_parts(catalog)) >= worse_than_a_batch
+
+    await kill_when(proc, a_bad_moment, "a quarter of the parts sent")
+    before = await landed_parts(catalog)
+    assert len(before) < parts, "the file landed before the kill"
+    settled_line_count(server.log_lines)
+
+    cli(*argv[3:])
+
+    refetched = sum(server.bytes_sent(BIG_FILE)) - size
+    in_flight = min(parallel, memory // part) * part
+    one_batch = BATCH_BYTES + part
+    assert 0 <= refetched <= in_flight + one_batch, (
+        f"refetched {refetched / MiB:.1f} MiB of a {size / MiB:.0f} MiB file, more than "
+        f"{in_flight / MiB:.0f} MiB in flight plus a batch of {one_batch / MiB:.0f} MiB"
+    )
+    (release,) = json.loads(cli("releases", "big", "--json").stdout)
+    assert release["state"] == "published"
+    assert release["report"]["resumed"] == 1
+    await assert_stored_file_matches(cli, release["name"], root)
     cli("verify", "big")

@@ -1,8 +1,14 @@
-"""The server's set of open object files, the presigned-URL cache and the batched access log."""
+"""The server's set of open object files, its open-files limit (raised at start-up) and the
+connections it can hold under it, the presigned-URL cache and the batched access log."""
 
 from __future__ import annotations
 
 import io
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,8 +16,11 @@ import pytest
 
 from catalog.errors import ObjectNotFoundError, StoreError
 from serve.access_log import LogSink
+from serve.capacity import RESERVED, OpenFilesLimit, connections_for
 from serve.open_files import OpenFiles
 from serve.remote_reads import RENEW_BEFORE, URL_SECONDS, PresignedUrls
+from tests.fixtures.datamirror_server import SERVING
+from tests.fixtures.net import LOOPBACK, port_from_log, running, wait_for_http
 
 FilesFactory = Callable[..., OpenFiles]
 
@@ -111,3 +120,66 @@ async def test_access_log_lines_come_out_in_order_once_flushed() -> None:
         sink.add(f"line {number}\n")
     sink.close()
     assert stream.getvalue().splitlines() == [f"line {n}" for n in range(1000)]
+
+
+def _under_soft_limit(soft: int, *argv: str) -> list[str]:
+    """`argv` run with its soft open-files limit lowered to `soft` (the hard one kept)."""
+    return ["sh", "-c", f'ulimit -Sn {soft} && exec "$@"', "sh", *argv]
+
+
+def _hard_limit() -> int:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return int(Path("/proc/sys/fs/nr_open").read_text())
+    if hard <= LOW_SOFT:
+        pytest.skip(f"the hard open-files limit ({hard}) leaves nothing to raise")
+    return hard
+
+
+LOW_SOFT = 512
+RAISE = (
+    "import resource; from serve.capacity import raise_open_files_limit as r; l = r(); "
+    "print(l.before, l.soft, l.hard, resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+)
+
+
+def test_the_open_files_limit_is_raised_from_the_soft_limit_to_the_hard_one() -> None:
+    hard = _hard_limit()
+    argv = _under_soft_limit(LOW_SOFT, sys.executable, "-c", RAISE)
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+    assert [int(n) for n in out.split()] == [LOW_SOFT, hard, hard, hard]
+
+
+def test_a_worker_can_hold_its_limit_less_the_descriptors_it_keeps_for_itself() -> None:
+    assert connections_for(20_000) == 20_000 - RESERVED
+    assert connections_for(RESERVED) == 0
+    assert connections_for(16) == 0
+    assert OpenFilesLimit(1024, 4096, 4096).describe() == (
+        f"up to {4096 - RESERVED:,} connections per worker "
+        "(open files limit 4,096, raised from 1024)"
+    )
+
+
+def test_the_server_says_at_start_up_and_in_its_metrics_how_many_connections_it_holds(
+    dm_env: dict[str, str], tmp_path: Path
+) -> None:
+    hard = _hard_limit()
+    log = tmp_path / "serve.log"
+    serve = [sys.executable, "-m", "datamirror", "serve", "--host", LOOPBACK, "--port", "0"]
+    argv = _under_soft_limit(LOW_SOFT, *serve, "--workers", "2")
+    with running(argv, log=log, env=dm_env) as proc:
+        base = f"http://{LOOPBACK}:{port_from_log(log, SERVING, proc)}"
+        wait_for_http(base + "/healthz", timeout=30)
+        per_worker = connections_for(hard)
+        gauge = f"datamirror_http_connection_capacity {float(2 * per_worker)}"
+        deadline = time.monotonic() + 10  # until the second worker has written its gauge
+        while gauge not in (metrics := _get(base + "/metrics")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert f"up to {per_worker:,} connections per worker" in log.read_text()
+    assert f"(open files limit {hard:,}, raised from {LOW_SOFT})" in log.read_text()
+    assert gauge in metrics
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())

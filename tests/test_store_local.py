@@ -4,6 +4,7 @@ parts streamed in at any offset, uploads that outlive the process that started t
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import time
 from collections.abc import AsyncIterator
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from catalog.errors import InvalidPathError
+from catalog.errors import InvalidPathError, StoreError, StoreFullError
 from catalog.store import SupportsLocalPath, SupportsPresign, SupportsWriteAt, open_store
 from catalog.store.local import LocalStore
+from catalog.store.os_errors import store_write_error
 from tests.test_store_contract import listed
 
 
@@ -138,3 +140,40 @@ async def test_concurrent_puts_and_deletes_in_one_folder_never_fail(local: Local
     assert placed == 150
     remaining = [info.key for info in await listed(local, "race/")]
     assert remaining == sorted(f"race/{n % 5}/kept-{n}" for n in range(145, 150))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+async def test_a_write_into_a_full_disk_is_a_no_space_error_naming_the_store(
+    local: LocalStore,
+) -> None:
+    writer = await local.start_upload("objects/ds/r1/big.fa", 4)
+    data = writer.folder / "data"
+    data.unlink()
+    data.symlink_to("/dev/full")  # every write there fails with ENOSPC
+    with pytest.raises(StoreFullError) as raised:
+        await writer.write_part(1, b"ACGT")
+    assert str(local.root) in str(raised.value)
+    assert "no space left" in str(raised.value)
+    assert not raised.value.is_transient()
+    assert raised.value.hint.startswith("free space")
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "transient"),
+    [
+        (errno.ENOSPC, StoreFullError, False),
+        (errno.EDQUOT, StoreFullError, False),
+        (errno.EAGAIN, StoreError, True),
+        (errno.ESTALE, StoreError, True),
+        (errno.EROFS, StoreError, False),
+        (errno.EACCES, StoreError, False),
+    ],
+)
+def test_failed_writes_say_whether_to_try_again(
+    tmp_path: Path, code: int, kind: type[StoreError], transient: bool
+) -> None:
+    error = store_write_error(tmp_path, "objects/a", OSError(code, os.strerror(code)))
+    assert type(error) is kind
+    assert error.is_transient() is transient
+    assert "objects/a" in str(error)
+    assert os.strerror(code) in str(error)

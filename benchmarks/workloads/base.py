@@ -149,10 +149,23 @@ def alternate(contenders: Sequence[Contender], runs: int) -> tuple[ContenderResu
     )
 
 
+def cpu_details(timed: Timed) -> dict[str, float]:
+    """CPU seconds of the command's process tree: user + system, and each."""
+    return {
+        "cpu_s": timed.cpu_seconds,
+        "user_s": timed.user_seconds,
+        "sys_s": timed.system_seconds,
+    }
+
+
 def transfer_sample(timed: Timed, nbytes: int) -> Sample:
     return Sample(
         timed.seconds,
-        {"mib_per_s": nbytes / MIB / timed.seconds, "peak_rss_mib": timed.peak_rss / MIB},
+        {
+            "mib_per_s": nbytes / MIB / timed.seconds,
+            "peak_rss_mib": timed.peak_rss / MIB,
+            **cpu_details(timed),
+        },
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import subprocess
 import time
 import uuid
@@ -65,11 +64,6 @@ def _cpu_seconds(procs: list[psutil.Process]) -> float:
             times = proc.cpu_times()
             total += times.user + times.system
     return total
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @contextlib.contextmanager
@@ -126,27 +120,16 @@ def cluster_contender(ctx: Context, url: str, tree: Tree) -> Contender:
             dm.add_source(home, url)
             with workers(home, WORKERS) as procs:
                 watched = [psutil.Process(p.pid) for p in procs]
-                before, children = _cpu_seconds(watched), _children_cpu()
+                before = _cpu_seconds(watched)
                 timed = run_timed(dm.argv("sync", dm.DATASET, "--wait", "--quiet"),
                                   env=home.env, cwd=home.root)  # fmt: skip
-                cpu = _cpu_seconds(watched) - before + _children_cpu() - children
+                cpu = _cpu_seconds(watched) - before + timed.cpu_seconds
             dm.check_release(home, tree)
         ctx.discard(home.root)
         return Sample(timed.seconds, {"mib_per_s": tree.total_bytes / MIB / timed.seconds,
                                       "cpu_s": cpu})  # fmt: skip
 
     return Contender(name, one_run, is_datamirror=True)
-
-
-def _with_cpu(contender: Contender) -> Contender:
-    """A contender whose samples also say the CPU seconds of the command it ran."""
-
-    def one_run(index: int) -> Sample:
-        children = _children_cpu()
-        sample = contender.run(index)
-        return Sample(sample.value, {**sample.details, "cpu_s": _children_cpu() - children})
-
-    return Contender(contender.name, one_run, contender.is_datamirror, contender.not_run)
 
 
 def cluster_small_files(ctx: Context) -> WorkloadResult:
@@ -158,18 +141,14 @@ def cluster_small_files(ctx: Context) -> WorkloadResult:
 
     contenders = [
         cluster_contender(ctx, source.url, tree),
-        _with_cpu(
-            dm_sync_contender(ctx, "datamirror sync, one process (SQLite)", source.url, tree)
-        ),
-        _with_cpu(
-            peer_contender(
-                ctx,
-                "rclone copy --transfers 64 --checkers 64",
-                "rclone",
-                _rclone(source.url, *WIDE),
-                check,
-                tree.total_bytes,
-            )
+        dm_sync_contender(ctx, "datamirror sync, one process (SQLite)", source.url, tree),
+        peer_contender(
+            ctx,
+            "rclone copy --transfers 64 --checkers 64",
+            "rclone",
+            _rclone(source.url, *WIDE),
+            check,
+            tree.total_bytes,
         ),
     ]
     print("  11-cluster-small-files", flush=True)

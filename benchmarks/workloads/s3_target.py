@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 
@@ -80,7 +81,9 @@ def _curl_to_s5cmd(ctx: Context, end: s3.S3Endpoint, file_url: str, tree: Tree) 
 
 
 def _pipeline(first: list[str], second: list[str], timeout: float = 900) -> Timed:
-    """`first | second`, timed; peak RSS is not sampled for pipelines (reported as 0)."""
+    """`first | second`, timed; peak RSS is not sampled for pipelines (reported as 0); CPU
+    seconds are both commands' (the rusage of children reaped meanwhile)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     env = {**os.environ, **S3_ENV}
     producer = subprocess.Popen(first, stdout=subprocess.PIPE)
@@ -100,7 +103,15 @@ def _pipeline(first: list[str], second: list[str], timeout: float = 900) -> Time
         raise CommandFailedError(
             second, consumer.returncode or producer.returncode, err.decode(errors="replace")[-1000:]
         )
-    return Timed(seconds=time.perf_counter() - start, peak_rss=0, stdout="")
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Timed(
+        seconds=seconds,
+        peak_rss=0,
+        stdout="",
+        user_seconds=after.ru_utime - before.ru_utime,
+        system_seconds=after.ru_stime - before.ru_stime,
+    )
 
 
 def s3_target(ctx: Context) -> WorkloadResult:

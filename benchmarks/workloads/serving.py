@@ -12,8 +12,8 @@ from pathlib import Path
 from benchmarks import dm, s3, wrk
 from benchmarks.data import BIG_NAME, WrongBytesError
 from benchmarks.model import REQUESTS, SECONDS, Sample, WorkloadResult
-from benchmarks.procs import LOOPBACK, free_port, run, run_timed, server, server_rss
-from benchmarks.workloads.base import FAILURES, MIB, Contender, Context, alternate
+from benchmarks.procs import LOOPBACK, free_port, run, run_timed, server, server_rss, tree_cpu
+from benchmarks.workloads.base import FAILURES, MIB, Contender, Context, alternate, cpu_details
 from benchmarks.workloads.s3_target import endpoint
 
 SPOT_CHECKS = 16
@@ -21,13 +21,19 @@ SPOT_CHECKS = 16
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A server's URL for the big file; `proc` to read its memory; `not_run` if absent."""
+    """A server's URL for the big file; `proc` to read its memory, `pid` its CPU seconds;
+    `not_run` if absent."""
 
     name: str
     url: str = ""
     is_datamirror: bool = False
     proc: subprocess.Popen[bytes] | None = None
     not_run: str | None = None
+    pid: int = 0
+
+    def cpu(self) -> float:
+        pid = self.proc.pid if self.proc is not None else self.pid
+        return tree_cpu(pid) if pid else 0.0
 
 
 def spot_check(url: str, local: Path, size: int) -> None:
@@ -103,9 +109,8 @@ def local_servers(ctx: Context) -> list[Endpoint]:
                 proc=proc,
             )
         )
-    found.append(
-        Endpoint("nginx (sendfile on)", url=ctx.source("loopback", "big").url_of(BIG_NAME))
-    )
+    nginx = ctx.source("loopback", "big")
+    found.append(Endpoint("nginx (sendfile on)", url=nginx.url_of(BIG_NAME), pid=nginx.pid))
     ctx.shared["local_servers"] = found
     return found
 
@@ -122,7 +127,9 @@ def s3_servers(ctx: Context) -> list[Endpoint]:
         return [ours, Endpoint("S3 endpoint directly", not_run="needs datamirror's S3 release")]
     key = dm.current_manifest(home)[BIG_NAME]
     direct = Endpoint(
-        "S3 endpoint directly (rclone serve s3)", url=f"{end.url}/{s3.BUCKET}/{prefix}/{key}"
+        "S3 endpoint directly (rclone serve s3)",
+        url=f"{end.url}/{s3.BUCKET}/{prefix}/{key}",
+        pid=end.pid,
     )
     return [ours, direct]
 
@@ -144,6 +151,7 @@ def _ranges_contender(ctx: Context, target: Endpoint) -> Contender:
         if not checked:
             spot_check(target.url, ctx.big_tree().root / BIG_NAME, size)
             checked.append(True)
+        server_before = target.cpu()
         timed = run_timed(
             [
                 tool,
@@ -166,6 +174,8 @@ def _ranges_contender(ctx: Context, target: Endpoint) -> Contender:
             "p99_ms": report.p99_ms,
             "p50_ms": report.p50_ms,
             "socket_errors": float(report.socket_errors),
+            "server_cpu_s": target.cpu() - server_before,
+            **cpu_details(timed),
         }
         if target.proc is not None:
             details["server_rss_mib"] = server_rss(target.proc) / MIB
@@ -186,6 +196,7 @@ def _whole_contender(ctx: Context, target: Endpoint) -> Contender:
     size = ctx.big_tree().sizes[BIG_NAME]
 
     def download(index: int) -> Sample:
+        server_before = target.cpu()
         timed = run_timed(
             [
                 curl,
@@ -202,7 +213,9 @@ def _whole_contender(ctx: Context, target: Endpoint) -> Contender:
         status, got = timed.stdout.split()
         if status != "200" or int(got) != size:
             raise WrongBytesError(f"answered {status} with {got} bytes, expected 200 with {size}")
-        return Sample(timed.seconds, {"mib_per_s": size / MIB / timed.seconds})
+        details = {"mib_per_s": size / MIB / timed.seconds, **cpu_details(timed)}
+        details["server_cpu_s"] = target.cpu() - server_before
+        return Sample(timed.seconds, details)
 
     return Contender(target.name, download, target.is_datamirror)
 

@@ -30,8 +30,11 @@ from urllib.parse import unquote, urlsplit
 
 from catalog.errors import InvalidPathError, ObjectNotFoundError
 from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
+from catalog.store.os_errors import write_errors
+from catalog.store.retrying import STORE_RETRY
 
 INTERNAL = (".tmp", ".uploads")
+
 SYNC_FILE_RANGE_WRITE = 2
 STALE_TEMP_SECONDS = 3600.0
 _LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
@@ -71,17 +74,25 @@ class LocalStore:
         return self.root.joinpath(*parts)
 
     async def put(self, key: str, data: bytes) -> ObjectInfo:
-        return await asyncio.to_thread(self._put, key, data)
+        return await STORE_RETRY.call(lambda: asyncio.to_thread(self._put, key, data))
 
     def _put(self, key: str, data: bytes) -> ObjectInfo:
         target = self.local_path(key)
         tmp = self._temp_path()
-        with _create(tmp) as handle:
-            handle.write(data)
-            handle.flush()
-            st = os.fstat(handle.fileno())
-        _place(tmp, target)
+        with self.writing(key):
+            try:
+                with _create(tmp) as handle:
+                    handle.write(data)
+                    handle.flush()
+                    st = os.fstat(handle.fileno())
+                _place(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def writing(self, key: str) -> contextlib.AbstractContextManager[None]:
+        return write_errors(self.root, key)
 
     def _temp_path(self) -> Path:
         """A new name under `.tmp/`, in one of 256 subfolders: files created in parallel in
@@ -175,7 +186,8 @@ class LocalStore:
         upload_id = uuid.uuid4().hex
         folder = self.root / ".uploads" / upload_id
         state = {"key": key, "part_size": part_size}
-        await asyncio.to_thread(_create_upload, folder, state)
+        with self.writing(key):
+            await asyncio.to_thread(_create_upload, folder, state)
         return LocalPartWriter(self, key, upload_id, part_size)
 
     async def resume_upload(self, key: str, upload_id: str, part_size: int) -> LocalPartWriter:
@@ -246,25 +258,28 @@ class LocalPartWriter:
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.store.chunk_writer(), self._pwrite, offset, data)
+        writer = self.store.chunk_writer()
+        await STORE_RETRY.call(lambda: loop.run_in_executor(writer, self._pwrite, offset, data))
 
     def _pwrite(self, offset: int, data: bytes | memoryview) -> None:
-        fd = os.open(self._data, os.O_WRONLY)
-        try:
-            view = memoryview(data)
-            start = offset
-            while view:
-                written = os.pwrite(fd, view, offset)
-                view = view[written:]
-                offset += written
-            start_writeback(fd, start, offset - start)
-        finally:
-            os.close(fd)
+        with self.store.writing(self.key):
+            fd = os.open(self._data, os.O_WRONLY)
+            try:
+                view = memoryview(data)
+                start = offset
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view = view[written:]
+                    offset += written
+                start_writeback(fd, start, offset - start)
+            finally:
+                os.close(fd)
 
     async def write_part(self, number: int, data: bytes | memoryview) -> LandedPart:
         await self.write_at((number - 1) * self.part_size, data)
         part = LandedPart(number, len(data))
-        await asyncio.to_thread(_record_part, self.folder, part)
+        with self.store.writing(self.key):
+            await asyncio.to_thread(_record_part, self.folder, part)
         return part
 
     async def complete(self) -> ObjectInfo:

@@ -39,8 +39,10 @@ from catalog.errors import (
     DatamirrorError,
     ObjectNotFoundError,
     StoreError,
+    StoreFullError,
 )
 from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
+from catalog.store.retrying import STORE_RETRY, retry_after
 from catalog.store.s3_client import (
     Problem,
     S3FailureError,
@@ -84,6 +86,8 @@ def _translate_failure(failure: S3FailureError, bucket: str, key: str) -> Datami
         )
     if problem is Problem.NOT_FOUND:
         return ObjectNotFoundError(key)
+    if problem is Problem.FULL:
+        return StoreFullError(f"s3://{bucket}", f"{failure.code or failure.status} on {key!r}")
     if problem is Problem.DENIED:
         return AccessDeniedError(
             f"the object store refused access to {key!r} ({failure.code or failure.status})",
@@ -127,7 +131,12 @@ class S3Store:
         return self._session
 
     async def put_presigned(self, key: str, url: str, data: bytes | memoryview) -> str | None:
-        """PUT `data` to a presigned URL; the object's (or part's) ETag."""
+        """PUT `data` to a presigned URL; the object's (or part's) ETag. A transient
+        failure (a 500, SlowDown, a reset connection) is tried again: a PUT of the same
+        bytes under the same key or part number is idempotent."""
+        return await STORE_RETRY.call(lambda: self._put_once(key, url, data))
+
+    async def _put_once(self, key: str, url: str, data: bytes | memoryview) -> str | None:
         try:
             # sent as signed: yarl must not re-encode the path; a BytesIO body goes out in
             # chunks that yield to the loop (aiohttp warns of raw bytes over 1 MiB)
@@ -137,10 +146,13 @@ class S3Store:
                     failure = S3FailureError.from_body(
                         response.status, await response.text(errors="replace")
                     )
-                    raise _translate_failure(failure, self.bucket, key)
+                    error = _translate_failure(failure, self.bucket, key)
+                    if isinstance(error, StoreError):
+                        error.retry_after = retry_after(response.headers.get("Retry-After"))
+                    raise error
                 return plain_etag(response.headers.get("ETag"))
-        except aiohttp.ClientError as exc:
-            raise StoreError(f"object store unreachable: {exc}", transient=True) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise StoreError(f"object store unreachable: {exc!r}", transient=True) from exc
 
     @property
     def url(self) -> str:

@@ -44,6 +44,7 @@ class Problem(enum.Enum):
     NOT_FOUND = "no such key"
     DENIED = "access denied"
     CHANGED = "precondition failed"
+    FULL = "no space left"
     TRANSIENT = "try again"
     OTHER = "failed"
 
@@ -51,18 +52,24 @@ class Problem(enum.Enum):
 NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
 DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 CHANGED = {"PreconditionFailed", "412", "InvalidRange", "416"}
+FULL = {"QuotaExceeded", "XMinioStorageFull", "InsufficientStorage"}
 TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 
 
+RULES: tuple[tuple[Problem, set[str], set[int]], ...] = (
+    (Problem.NO_BUCKET, {"NoSuchBucket"}, set()),
+    (Problem.CHANGED, CHANGED, {412, 416}),
+    (Problem.NOT_FOUND, NOT_FOUND, {404}),
+    (Problem.DENIED, DENIED, {403}),
+    (Problem.FULL, FULL, {507}),
+)
+
+
 def classify(code: str, status: int) -> Problem:
-    if code == "NoSuchBucket":
-        return Problem.NO_BUCKET
-    if code in CHANGED or status in {412, 416}:
-        return Problem.CHANGED
-    if code in NOT_FOUND or status == 404:
-        return Problem.NOT_FOUND
-    if code in DENIED or status == 403:
-        return Problem.DENIED
+    """The first rule naming the code or the status; else any 5xx or 429 is transient."""
+    for problem, codes, statuses in RULES:
+        if code in codes or status in statuses:
+            return problem
     if code in TRANSIENT or status >= 500 or status == 429:
         return Problem.TRANSIENT
     return Problem.OTHER

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc as pygc
 import logging
+from dataclasses import replace
 
 import click
 
@@ -17,7 +18,15 @@ from datamirror.cli.queue import follow
 from mirror import jobs
 from mirror.fanout import FanOutOptions, options_to_json
 from mirror.progress import make_progress
-from mirror.sync import DEFAULT_MEMORY, DEFAULT_PARALLEL, DEFAULT_PART_SIZE, MiB, SyncOptions
+from mirror.sync import (
+    DEFAULT_MEMORY,
+    DEFAULT_PARALLEL,
+    DEFAULT_PART_SIZE,
+    DEFAULT_RETRIES,
+    FILE_RETRIES,
+    MiB,
+    SyncOptions,
+)
 from mirror.worker import WorkerConfig
 
 WORKER = WorkerConfig()
@@ -56,6 +65,13 @@ def _say(message: str) -> None:
 )
 @click.option("--keep", type=click.IntRange(min=1), help="Override the releases to retain.")
 @click.option("--checksums", help="Override the dataset's checksums: auto, none, or a file.")
+@click.option(
+    "--retries",
+    default=DEFAULT_RETRIES,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Retries of each request and of each file after a network fault or a wrong digest.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--wait", is_flag=True, help="In a cluster: follow the queued sync to its end.")
@@ -76,6 +92,7 @@ def sync(
     max_delete: float | None,
     keep: int | None,
     checksums: str | None,
+    retries: int,
     progress: bool | None,
     quiet: bool,
     wait: bool,
@@ -92,6 +109,7 @@ def sync(
         max_delete=max_delete,
         keep=keep,
         checksums=checksums,
+        policy=replace(FILE_RETRIES, attempts=retries + 1),
     )
     bar = make_progress(quiet=quiet, bar=progress)
     # What the imports made lives as long as the process: keep the collector off it.

@@ -10,6 +10,7 @@ from catalog.db import upgrade
 from datamirror.cli.common import settings
 from datamirror.runtime import open_runtime
 from serve.app import ServeConfig
+from serve.capacity import raise_open_files_limit
 from serve.server import listen
 from serve.server import serve as run_server
 
@@ -37,6 +38,20 @@ DEFAULT_GRACE = 30.0
 @click.option(
     "--grace", default=DEFAULT_GRACE, show_default=True, help="Seconds to finish downloads."
 )
+@click.option(
+    "--keepalive-timeout",
+    default=75.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds an idle connection (or one sending its headers) is kept.",
+)
+@click.option(
+    "--send-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Seconds a client may read nothing before it is dropped.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -46,12 +61,20 @@ def serve(
     redirect_to_store: bool,
     sendfile: bool,
     grace: float,
+    keepalive_timeout: float,
+    send_timeout: float,
 ) -> None:
     """Serve the published releases over HTTP."""
     conf = settings(ctx)
     upgrade(conf.db_url)  # once, before the workers race to
     count = workers or os.cpu_count() or 1
+    limit = raise_open_files_limit()  # before the workers fork: they inherit it
     listener = listen(host, port, reuse_port=count > 1)
-    click.echo(f"serving on {listener.url} with {count} worker(s)")
-    config = ServeConfig(sendfile=sendfile, redirect_to_store=redirect_to_store)
+    click.echo(f"serving on {listener.url} with {count} worker(s), {limit.describe()}")
+    config = ServeConfig(
+        sendfile=sendfile,
+        redirect_to_store=redirect_to_store,
+        keepalive_timeout=keepalive_timeout,
+        send_timeout=send_timeout,
+    )
     run_server(config, lambda: open_runtime(conf), listener, workers=count, grace=grace)

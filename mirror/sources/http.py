@@ -31,7 +31,16 @@ from catalog.errors import (
 from catalog.public_address import PublicAddressRule
 from catalog.source_spec import check_source_url
 from catalog.store.base import ByteRange
-from mirror.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_after
+from mirror.retry import (
+    DEFAULT_POLICY,
+    IGNORED_RANGE,
+    RESET,
+    SERVER_ERROR,
+    TIMEOUT,
+    TRUNCATION,
+    RetryPolicy,
+    parse_retry_after,
+)
 from mirror.sources.base import Skipped, SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
@@ -261,7 +270,8 @@ def check_status(response: aiohttp.ClientResponse, url: str) -> None:
     cause = f"HTTP {status} {response.reason or ''}".rstrip()
     if status in TRANSIENT_STATUS:
         delay = parse_retry_after(response.headers.get("Retry-After"))
-        raise SourceError(url, cause, transient=True, retry_after=delay)
+        fault = SERVER_ERROR if status >= 500 else None
+        raise SourceError(url, cause, transient=True, retry_after=delay, fault=fault)
     raise SourceError(url, cause, hint=STATUS_HINTS.get(status))
 
 
@@ -303,6 +313,8 @@ def check_range(response: aiohttp.ClientResponse, url: str, byte_range: ByteRang
             url,
             f"the server ignored the Range request (HTTP {response.status})",
             hint="this server cannot resume or split downloads",
+            transient=response.status == 200,
+            fault=IGNORED_RANGE,
         )
     want = f"bytes {byte_range.start}-{byte_range.end - 1}/"
     got = response.headers.get("Content-Range", "")
@@ -323,7 +335,10 @@ async def checked_body(
             raise SourceError(url, f"body ran past the {expected} bytes announced")
         yield chunk
     if expected is not None and received != expected:
-        raise SourceError(url, f"body ended after {received} of {expected} bytes", transient=True)
+        raise SourceError(
+            url, f"body ended after {received} of {expected} bytes", transient=True,
+            fault=TRUNCATION,
+        )  # fmt: skip
 
 
 @contextmanager
@@ -346,11 +361,27 @@ def client_errors(url: str) -> Iterator[None]:
         hint = "fix the source's URL (`datamirror source add` checks it)"
         raise SourceError(url, f"not a URL datamirror can fetch: {reason}", hint=hint) from exc
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-        raise SourceError(url, f"connection broke: {exc}", transient=True) from exc
+        fault = TRUNCATION if is_truncation(exc) else RESET
+        raise SourceError(url, f"connection broke: {exc}", transient=True, fault=fault) from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise SourceError(url, f"timed out: {exc}", transient=True, fault=TIMEOUT) from exc
+    except aiohttp.ClientOSError as exc:
+        raise SourceError(url, str(exc) or type(exc).__name__, transient=True, fault=RESET) from exc
     except aiohttp.ClientError as exc:
         raise SourceError(url, str(exc) or type(exc).__name__, transient=True) from exc
     except TimeoutError as exc:
-        raise SourceError(url, "timed out", transient=True) from exc
+        raise SourceError(url, "timed out", transient=True, fault=TIMEOUT) from exc
+
+
+def is_truncation(error: aiohttp.ClientError) -> bool:
+    """A body that ended (cleanly) before its Content-Length, not a connection reset
+    (aiohttp tells them apart only in its message, which names the reset)."""
+    text = str(error)
+    return (
+        isinstance(error, aiohttp.ClientPayloadError)
+        and "ContentLengthError" in text
+        and "ConnectionResetError" not in text
+    )
 
 
 def _url_problem(url: str) -> str:

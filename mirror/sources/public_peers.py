@@ -26,12 +26,6 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
-from botocore.awsrequest import (
-    AWSHTTPConnection,
-    AWSHTTPConnectionPool,
-    AWSHTTPSConnection,
-    AWSHTTPSConnectionPool,
-)
 
 from catalog.errors import NotPublicAddressError
 from catalog.public_address import IPAddress, PublicAddressRule, address_of, is_public
@@ -130,6 +124,15 @@ class _PublicConnection:
 
 
 def _pool_classes(rule: PublicAddressRule) -> dict[str, type]:
+    # Imported here: HTTP and FTP sources use this module too, and botocore with what it
+    # loads costs some 0.1 s of CPU at every start.
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
     pools: dict[str, type] = {}
     for scheme, pool, connection in (
         ("http", AWSHTTPConnectionPool, AWSHTTPConnection),

@@ -113,7 +113,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             extensions=exc.extensions,
         )
     except DatamirrorError as exc:
-        return problem_response(request, exc.status, exc.message, hint=exc.hint or None)
+        return problem_response(request, exc.status, exc.public_message, hint=exc.hint or None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
