@@ -299,14 +299,10 @@ class ChecksumFileError(DatamirrorError, ValueError):
     status = 502
 
     def __init__(self, checksum_file: str, cause: str) -> None:
-        super().__init__(
-            f"checksum file {checksum_file}: {cause}",
-            hint="nothing was published; the source's maintainers can fix the file",
-            cli_hint="sync with `--checksums none` to mirror without verifying, or "
-            "`--exclude` the file",
-        )
+        hint = "nothing was published; the source's maintainers can fix the file"
+        cli_hint = "sync with `--checksums none` (unverified), or `--exclude` the file"
+        super().__init__(f"checksum file {checksum_file}: {cause}", hint=hint, cli_hint=cli_hint)
         self.checksum_file = checksum_file
-        self.cause = cause
 
 
 class SyncAbortedError(DatamirrorError):
