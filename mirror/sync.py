@@ -233,7 +233,7 @@ async def list_source(
     chosen = selected(entries, dataset.include, dataset.exclude)
     if not chosen:
         raise EmptyListingError(source.url)
-    return chosen, tuple(sorted(set(skipped), key=lambda s: s.path))
+    return chosen, tuple(sorted(set(skipped), key=lambda s: (s.path, s.reason)))
 
 
 @dataclass(frozen=True, slots=True)

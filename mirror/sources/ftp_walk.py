@@ -40,14 +40,14 @@ async def walk(
         for folder in folders:
             base = root / folder
             rows = [(p, i) async for p, i in client.list(base, raw_command=command)]
-            skipped.extend(Skipped(folder, f"a listing line does not parse: {line!r}"[:300])
-                           for line in unparsed)  # fmt: skip
-            unparsed.clear()
+            lines, unparsed[:] = unparsed[:], []
             listed = seen[folder] = signature(_facts(rows))
             if folder and (ancestor := repeated_ancestor(folder, listed, seen)) is not None:
                 why = f"it lists what {ancestor or 'the root'} lists (a loop?): not followed"
                 skipped.append(Skipped(folder, why))
                 continue
+            skipped.extend(Skipped(folder, f"a listing line does not parse: {line!r}"[:300])
+                           for line in lines)  # fmt: skip
             for full, info in rows:
                 path = folder + full.name
                 if full.parent != base or full.name in {"", ".", ".."}:
