@@ -293,6 +293,18 @@ class ChecksumMismatchError(DatamirrorError):
         return True
 
 
+class ChecksumFileError(DatamirrorError, ValueError):
+    """A checksum file the source publishes cannot be trusted or read."""
+
+    status = 502
+
+    def __init__(self, checksum_file: str, cause: str) -> None:
+        hint = "nothing was published; the source's maintainers can fix the file"
+        cli_hint = "sync with `--checksums none` (unverified), or `--exclude` the file"
+        super().__init__(f"checksum file {checksum_file}: {cause}", hint=hint, cli_hint=cli_hint)
+        self.checksum_file = checksum_file
+
+
 class SyncAbortedError(DatamirrorError):
     """The sync stopped before publishing."""
 

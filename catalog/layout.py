@@ -13,6 +13,7 @@ from posixpath import normpath
 from catalog.errors import InvalidNameError, InvalidPathError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MANIFEST = "manifest.json"
 RO_CRATE = "ro-crate-metadata.json"
 
@@ -41,6 +42,21 @@ def clean_path(path: str) -> str:
     if normal != stripped:
         raise InvalidPathError(f"path {path!r} is not in normal form")
     return normal
+
+
+def unpublishable(path: str) -> str | None:
+    """Why a listed path cannot be stored and published as it is (None: it can). A key
+    must say the name the source gave: names are never rewritten to fit."""
+    if CONTROL.search(path):
+        return "it contains a control character (NUL, newline, ...)"
+    if "\\" in path:
+        return "it contains a backslash, which some clients read as a folder separator"
+    parts = path.split("/")
+    if ".." in parts:
+        return "it names a folder above its own (`..`): it would leave the dataset"
+    if any(p in {"", "."} for p in parts):
+        return "it is not in normal form (empty or `.` segments, or a leading slash)"
+    return None
 
 
 def object_key(dataset: str, release: str, path: str) -> str:

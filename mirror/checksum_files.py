@@ -15,8 +15,10 @@ from __future__ import annotations
 import posixpath
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from catalog.errors import ChecksumFileError
 
 SUM_FILES = {
     "md5sum.txt": "md5",
@@ -78,33 +80,57 @@ def _unescape(name: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), name)
 
 
+class ConflictingDigestsError(ValueError):
+    """One name, two different digests of one algorithm."""
+
+    def __init__(self, name: str, first: Digest, second: Digest) -> None:
+        super().__init__(
+            f"it gives {name!r} two {first.algorithm} digests: "
+            f"{first.hexdigest} and {second.hexdigest}"
+        )
+
+
+def collect(pairs: Iterable[tuple[str, Digest]]) -> dict[str, Digest]:
+    """`{name: digest}`; a name written twice with one digest is one name, with two
+    different digests of an algorithm a ConflictingDigestsError (which one is right?).
+    Of different algorithms the last written wins."""
+    found: dict[str, Digest] = {}
+    for name, digest in pairs:
+        known = found.get(name)
+        if known is not None and known.algorithm == digest.algorithm and known != digest:
+            raise ConflictingDigestsError(name, known, digest)
+        found[name] = digest
+    return found
+
+
 def parse_sum_lines(text: str) -> dict[str, Digest]:
     """Lines of `hex  name` (GNU) or `MD5 (name) = hex` (BSD), keyed by name as written."""
-    found: dict[str, Digest] = {}
+    return collect(_sum_pairs(text))
+
+
+def _sum_pairs(text: str) -> Iterator[tuple[str, Digest]]:
     for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        if not line.strip() or line.lstrip().startswith("#"):
+        line = raw.rstrip("\r").strip()
+        if not line or line.startswith("#"):
             continue
-        if match := BSD_LINE.match(line.strip()):
+        if match := BSD_LINE.match(line):
             escaped, algorithm, name, hexdigest = match.groups()
             name = _unescape(name) if escaped else name
-            found[name] = Digest(algorithm.lower(), hexdigest.lower())
-        elif match := GNU_LINE.match(line.strip()):
+            yield name, Digest(algorithm.lower(), hexdigest.lower())
+        elif match := GNU_LINE.match(line):
             escaped, hexdigest, name = match.groups()
             algorithm = ALGORITHM_BY_LENGTH.get(len(hexdigest))
             if algorithm:
-                found[_unescape(name) if escaped else name] = Digest(algorithm, hexdigest.lower())
-    return found
+                yield _unescape(name) if escaped else name, Digest(algorithm, hexdigest.lower())
 
 
 def parse_bsd_sum_lines(text: str) -> dict[str, Digest]:
     """Ensembl's CHECKSUMS: `sum` output lines, `checksum blocks name`."""
-    found: dict[str, Digest] = {}
-    for line in text.splitlines():
-        if match := SUM_LINE.match(line.strip()):
-            checksum, blocks, name = match.groups()
-            found[name] = Digest("sum", f"{int(checksum):05d} {int(blocks)}")
-    return found
+    return collect(
+        (match[3], Digest("sum", f"{int(match[1]):05d} {int(match[2])}"))
+        for line in text.splitlines()
+        if (match := SUM_LINE.match(line.strip()))
+    )
 
 
 def _local(tag: str) -> str:
@@ -113,10 +139,13 @@ def _local(tag: str) -> str:
 
 def parse_metalink(text: str) -> dict[str, Digest]:
     """Metalink 3 (`<verification><hash type="md5">`) or 4 (`<hash type="sha-256">`);
-    per file the strongest hash datamirror can check."""
+    per file the strongest hash datamirror can check. ET.ParseError when it is no XML."""
     # Python's expat resolves no external entities and caps entity expansion.
     root = ET.fromstring(text)  # noqa: S314
-    found: dict[str, Digest] = {}
+    return collect(_metalink_pairs(root))
+
+
+def _metalink_pairs(root: ET.Element) -> Iterator[tuple[str, Digest]]:
     for element in root.iter():
         name = element.get("name")
         if _local(element.tag) != "file" or not name:
@@ -128,9 +157,8 @@ def parse_metalink(text: str) -> dict[str, Digest]:
         }
         for algorithm in ("sha256", "md5", "sha1"):
             if hashes.get(algorithm):
-                found[name] = Digest(algorithm, hashes[algorithm])
+                yield name, Digest(algorithm, hashes[algorithm])
                 break
-    return found
 
 
 def parse_checksum_file(kind: str, name: str, text: str) -> dict[str, Digest]:
@@ -148,15 +176,18 @@ def parse_checksum_file(kind: str, name: str, text: str) -> dict[str, Digest]:
 
 
 def digests_from_file(checksum_path: str, text: str) -> dict[str, Digest]:
-    """Dataset paths and their digests, from the checksum file at `checksum_path`."""
+    """Dataset paths and their digests, from the checksum file at `checksum_path`;
+    ChecksumFileError when it is unreadable or gives one file two digests."""
     kind = checksum_file_kind(checksum_path) or "md5"
     folder, name = posixpath.split(checksum_path)
-    out: dict[str, Digest] = {}
-    for written, digest in parse_checksum_file(kind, name, text).items():
-        path = resolve(folder, written)
-        if path is not None:
-            out[path] = digest
-    return out
+    try:
+        written = parse_checksum_file(kind, name, text)
+        resolved = ((resolve(folder, w), digest) for w, digest in written.items())
+        return collect((path, digest) for path, digest in resolved if path is not None)
+    except ConflictingDigestsError as exc:
+        raise ChecksumFileError(checksum_path, str(exc)) from None
+    except ET.ParseError as exc:
+        raise ChecksumFileError(checksum_path, f"it is not well-formed XML ({exc})") from None
 
 
 def resolve(folder: str, written: str) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from catalog.sizes import human_bytes
 from mirror.retry import retries_summary
+from mirror.sources.base import Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class SyncReport:
     errors: tuple[FileError, ...] = field(default_factory=tuple)
     retries: dict[str, int] = field(default_factory=dict)
     whole_files: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = field(default_factory=tuple)
 
     @property
     def rate(self) -> float:
@@ -58,6 +60,8 @@ class SyncReport:
             line += f"; {self.resumed} resumed"
         if retried := retries_summary(self.retries):
             line += f"; {retried}"
+        if self.skipped:
+            line += f"; {len(self.skipped)} skipped"
         return line
 
     def to_json(self) -> dict[str, Any]:
@@ -83,4 +87,6 @@ class SyncReport:
             )
         for err in self.errors:
             out.append(f"  failed {err.path}: {err.error}")
+        for skip in self.skipped:
+            out.append(f"  skipped {skip.path!r}: {skip.reason}")
         return out

@@ -21,7 +21,7 @@ from catalog.errors import (
     StoreFullError,
     SyncAbortedError,
 )
-from catalog.layout import dataset_objects_prefix, object_key
+from catalog.layout import dataset_objects_prefix, object_key, unpublishable
 from catalog.manifest import ManifestEntry
 from catalog.models import Dataset, Release, RunState
 from catalog.repository import Catalog
@@ -29,6 +29,7 @@ from catalog.store.base import Store, SupportsLocalPath
 from mirror.bandwidth import TokenBucket
 from mirror.budget import ByteBudget
 from mirror.checksum_files import Digest, digests_from_file, find_checksum_files
+from mirror.checksum_reading import MAX_CHECKSUM_FILE, checksum_file_too_large, read_bounded
 from mirror.digests import xxh3_128_of
 from mirror.plan import (
     Action,
@@ -44,7 +45,7 @@ from mirror.progress import Progress, QuietProgress
 from mirror.publish import write_release_files
 from mirror.report import FileError, SyncReport
 from mirror.retry import RetryLog, RetryPolicy
-from mirror.sources.base import Source, SourceEntry
+from mirror.sources.base import ReportsSkipped, Skipped, Source, SourceEntry
 from mirror.transfer import WHOLE_PART_COST, Fetched, TransferContext, entry_log, fetch_file
 
 MiB = 1024 * 1024
@@ -162,6 +163,7 @@ class Planned:
     listing: list[SourceEntry]
     plan: Plan
     checksum_files: ChecksumFiles
+    skipped: tuple[Skipped, ...] = ()
 
 
 async def plan_sync(
@@ -169,7 +171,7 @@ async def plan_sync(
 ) -> Planned:
     """List the source, read its checksum files, and plan against the current release;
     a listing that drops too much of it stops here."""
-    listing = await list_source(source, dataset)
+    listing, skipped = await list_source(source, dataset)
     mode = options.checksums or dataset.checksums
     checksum_files = await published_digests(source, listing, mode, options.policy)
     previous = await _previous_entries(catalog, dataset)
@@ -177,7 +179,7 @@ async def plan_sync(
     plan = with_rechecked(plan, checksum_files.held)
     max_delete = dataset.max_delete if options.max_delete is None else options.max_delete
     check_deletions(plan, len(previous), max_delete)
-    return Planned(listing, plan, checksum_files)
+    return Planned(listing, plan, checksum_files, skipped)
 
 
 async def _build(
@@ -214,12 +216,24 @@ async def _build(
     return make_report(dataset.name, release.name, planned, outcome)
 
 
-async def list_source(source: Source, dataset: Dataset) -> list[SourceEntry]:
-    entries = [e async for e in source.list()]
+async def list_source(
+    source: Source, dataset: Dataset
+) -> tuple[list[SourceEntry], tuple[Skipped, ...]]:
+    """The files to mirror, and what the listing named that cannot be: a name that is no
+    safe path is skipped (and reported), never rewritten, and the rest publishes."""
+    entries: list[SourceEntry] = []
+    skipped: list[Skipped] = []
+    async for entry in source.list():
+        if (reason := unpublishable(entry.path)) is None:
+            entries.append(entry)
+        else:
+            skipped.append(Skipped(entry.path, reason))
+    if isinstance(source, ReportsSkipped):
+        skipped.extend(source.skipped)
     chosen = selected(entries, dataset.include, dataset.exclude)
     if not chosen:
         raise EmptyListingError(source.url)
-    return chosen
+    return chosen, tuple(sorted(set(skipped), key=lambda s: (s.path, s.reason)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,10 +256,14 @@ async def published_digests(
         return found
     paths = find_checksum_files(e.path for e in listing) if mode == "auto" else [mode]
 
+    sizes = {e.path: e.size for e in listing}
+
     async def read(path: str) -> bytes:
+        if sizes.get(path, 0) > MAX_CHECKSUM_FILE:
+            raise checksum_file_too_large(path)
         async for attempt in policy.retrying():
             with attempt:
-                return b"".join([chunk async for chunk in source.read(path)])
+                return await read_bounded(source, path)
         raise AssertionError("unreachable")  # pragma: no cover
 
     for path, raw in zip(paths, await asyncio.gather(*(read(p) for p in paths)), strict=True):
@@ -372,4 +390,5 @@ def make_report(dataset: str, release: str, planned: Planned, outcome: Outcome) 
         bytes_transferred=sum(f.transferred for f in outcome.fetched),
         total_bytes=sum(e.size for e in listing),
         errors=outcome.errors,
+        skipped=planned.skipped,
     )

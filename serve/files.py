@@ -159,8 +159,14 @@ def _plan(
         headers[hdrs.CONTENT_RANGE] = content_range(only, rep.size)
         return 206, [only]
     boundary = secrets.token_hex(16)
+    segments = multipart_segments(wanted.ranges, rep.size, rep.content_type, boundary)
+    if sum(len(s) if isinstance(s, bytes) else s.length for s in segments) > rep.size:
+        # §14.2: many small ranges may be ignored; answering them would send more than
+        # the whole file (a thousand one-byte ranges of a small file)
+        headers[hdrs.CONTENT_TYPE] = rep.content_type
+        return 200, [ByteRange(0, rep.size)]
     headers[hdrs.CONTENT_TYPE] = f"multipart/byteranges; boundary={boundary}"
-    return 206, multipart_segments(wanted.ranges, rep.size, rep.content_type, boundary)
+    return 206, segments
 
 
 def multipart_segments(

@@ -31,6 +31,7 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
     where = " ".join(str(p) for p in (report.get("dataset"), report.get("release")) if p)
     lines = [f"{where}: {report['summary']}"]
     lines += [f"  failed {e['path']}: {e['error']}" for e in report.get("errors", ())]
+    lines += [f"  skipped {s['path']!r}: {s['reason']}" for s in report.get("skipped", ())]
     return lines
 
 

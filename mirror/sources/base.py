@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from catalog.store.base import ByteRange
 
@@ -37,6 +37,23 @@ class SourceEntry:
             return f"etag:{self.etag}"
         stamp = self.mtime.isoformat() if self.mtime else "-"
         return f"size:{self.size};mtime:{stamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A name the source listed that is not mirrored (`path` as listed), and why."""
+
+    path: str
+    reason: str
+
+
+@runtime_checkable
+class ReportsSkipped(Protocol):
+    """A source whose listing drops what it will not follow (a loop, a page too large,
+    a name that is no path); `skipped` tells them after `list`."""
+
+    @property
+    def skipped(self) -> list[Skipped]: ...
 
 
 class Source(Protocol):

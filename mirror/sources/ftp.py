@@ -1,14 +1,14 @@
 """FTP trees (EBI, NCBI, Ensembl all still serve FTP), read with aioftp.
 
 aioftp is asyncio-native, so nothing runs in threads (fsspec's FTPFileSystem is ftplib in
-a thread per call). Listing is aioftp's recursive MLSD, falling back to LIST where a
-server refuses MLSD; sizes from both are exact. Ranged reads send `REST start`, read
-exactly the range and drop that connection (FTP cannot stop a transfer midway and keep
-the control channel in a known state); whole-file reads end cleanly and their connection
-goes back to a small pool. A size check (`SIZE`) before each read catches files changed
-since the listing. With an address rule (a source registered through the curator API),
-each connection goes to a checked public address of the host (`public_peers`), and data
-connections to that same address.
+a thread per call). Listing is MLSD, falling back to LIST where a server refuses MLSD,
+folder by folder (`ftp_walk`: odd names and loops are skipped); sizes from both are
+exact. Ranged reads send `REST start`, read exactly the range and drop that connection
+(FTP cannot stop a transfer midway and keep the control channel in a known state);
+whole-file reads end cleanly and their connection goes back to a small pool. A size
+check (`SIZE`) before each read catches files changed since the listing. With an address
+rule (a source registered through the curator API), each connection goes to a checked
+public address of the host (`public_peers`), and data connections to that same address.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from catalog.errors import (
 )
 from catalog.public_address import PublicAddressRule
 from catalog.store.base import ByteRange
-from mirror.sources.base import SourceEntry
+from mirror.sources.base import Skipped, SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
+from mirror.sources.ftp_walk import walk
 from mirror.sources.public_peers import resolve_checked
 
 CHUNK = 256 * 1024
@@ -70,6 +71,7 @@ class FTPSource:
         self._rule = address_rule
         self._slots = asyncio.Semaphore(connections)
         self._idle: builtins.list[aioftp.Client] = []
+        self._skipped: builtins.list[Skipped] = []
 
     @property
     def url(self) -> str:
@@ -103,17 +105,21 @@ class FTPSource:
         while self._idle:
             self._idle.pop().close()
 
+    @property
+    def skipped(self) -> builtins.list[Skipped]:
+        """What the last `list` did not follow (`ftp_walk`), and why."""
+        return builtins.list(self._skipped)
+
     async def list(self) -> AsyncIterator[SourceEntry]:
-        """Every file under the root (recursive MLSD, or LIST), with exact sizes."""
+        """Every file under the root (MLSD, or LIST, folder by folder), with exact sizes."""
         async with self._slots:
             client = await self._connect()
             try:
                 with ftp_errors(self._url, self._host, self._port):
                     command = await list_command(client)
-                    listing = client.list(self._root, recursive=True, raw_command=command)
-                    async for full, info in listing:
-                        if info.get("type") == "file":
-                            yield listed_entry(full.relative_to(self._root).as_posix(), info)
+                    self._skipped = []
+                    async for path, info in walk(client, self._root, command, self._skipped):
+                        yield listed_entry(path, info)
             finally:
                 client.close()
 

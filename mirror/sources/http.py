@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from catalog.errors import (
     InvalidSourceURLError,
@@ -40,12 +41,21 @@ from mirror.retry import (
     RetryPolicy,
     parse_retry_after,
 )
-from mirror.sources.base import SourceEntry
+from mirror.sources.base import Skipped, SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
 from mirror.sources.http_listing import ListingItem, parse_listing
+from mirror.sources.listing_guard import (
+    MAX_LISTING_PAGE,
+    inside,
+    read_page,
+    repeated_ancestor,
+    signature,
+)
 from mirror.sources.public_peers import tcp_connector
 
 MAX_DEPTH = 64
+MAX_REDIRECTS = 10
+REDIRECTS = {301, 302, 303, 307, 308}
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 USER_AGENT = "datamirror/0.1"
 STATUS_HINTS = {
@@ -67,8 +77,12 @@ class HTTPSource:
         listing_concurrency: int = 32,
         policy: RetryPolicy = DEFAULT_POLICY,
         address_rule: PublicAddressRule | None = None,
+        max_listing_page: int = MAX_LISTING_PAGE,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
+        self._max_page = max_listing_page
+        self._skipped: builtins.list[Skipped] = []
+        self._landed = self._url
         self._rule = address_rule
         self._connections = connections_per_host
         self._listing_concurrency = listing_concurrency
@@ -78,6 +92,11 @@ class HTTPSource:
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def skipped(self) -> builtins.list[Skipped]:
+        """The folders the last `list` did not follow, and why."""
+        return builtins.list(self._skipped)
 
     def session(self) -> aiohttp.ClientSession:
         """The one session of this source (made on first use, inside the running loop)."""
@@ -99,14 +118,19 @@ class HTTPSource:
             self._session = None
 
     async def list(self) -> AsyncIterator[SourceEntry]:
-        """Crawl folder by folder, one level at a time, pages fetched concurrently."""
+        """Crawl folder by folder, one level at a time, pages fetched concurrently; a
+        folder that lists what an ancestor lists (a loop) is not followed."""
         slots = asyncio.Semaphore(self._listing_concurrency)
+        self._skipped = []
+        seen: dict[str, int] = {}
         folders = [""]
         for _ in range(MAX_DEPTH):
             pages = await asyncio.gather(*(self._list_folder(f, slots) for f in folders))
             files: builtins.list[SourceEntry] = []
             deeper: builtins.list[str] = []
             for folder, items in zip(folders, pages, strict=True):
+                if items is None or self._repeats(folder, items, seen):
+                    continue
                 for item in items:
                     if item.is_dir:
                         deeper.append(f"{folder}{item.name}/")
@@ -117,20 +141,49 @@ class HTTPSource:
             if not deeper:
                 return
             folders = deeper
-        raise SourceError(self._url, f"folders nest deeper than {MAX_DEPTH} levels (a loop?)")
+        reason = f"folders nest deeper than {MAX_DEPTH} levels here: not followed"
+        self._skipped.extend(Skipped(folder, reason) for folder in folders)
+
+    def _repeats(
+        self, folder: str, items: builtins.list[ListingItem], seen: dict[str, int]
+    ) -> bool:
+        listed = seen[folder] = signature(items)
+        ancestor = repeated_ancestor(folder, listed, seen) if folder else None
+        if ancestor is not None:
+            reason = f"it lists what {ancestor or 'the root'} lists (a loop?): not followed"
+            self._skipped.append(Skipped(folder, reason))
+        return ancestor is not None
 
     async def _list_folder(
         self, folder: str, slots: asyncio.Semaphore
-    ) -> builtins.list[ListingItem]:
+    ) -> builtins.list[ListingItem] | None:
+        """The folder's children; None (and a skip) when its page redirects out of the
+        folder where the root's page is: such a redirect is not followed."""
         url = self.file_url(folder)
         async with slots:
             async for attempt in self._policy.retrying():
                 with attempt, client_errors(url):
-                    async with self.session().get(url) as response:
-                        check_status(response, url)
-                        page = await response.text(errors="replace")
-                        return parse_listing(page, str(response.url), response.content_type)
+                    return await self._read_listing(folder, url)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_listing(self, folder: str, url: str) -> builtins.list[ListingItem] | None:
+        target = URL(url, encoded=True)
+        for _ in range(MAX_REDIRECTS):
+            async with self.session().get(target, allow_redirects=not folder) as response:
+                if folder and response.status in REDIRECTS:
+                    target = response.url.join(URL(response.headers.get("Location", "")))
+                    if not inside(target, self._landed):
+                        reason = f"its page redirects out of the source, to {target}"
+                        self._skipped.append(Skipped(folder, reason))
+                        return None
+                    continue
+                check_status(response, url)
+                if not folder:  # where the root's page is (http -> https, say)
+                    self._landed = str(response.url)
+                page = await read_page(response, url, self._max_page)
+                return parse_listing(page, str(response.url), response.content_type)
+        self._skipped.append(Skipped(folder, f"its page redirects {MAX_REDIRECTS} times"))
+        return None
 
     async def _complete_sizes(
         self, entries: builtins.list[SourceEntry]

@@ -60,6 +60,12 @@ class _LinkCollector(HTMLParser):
             self._in_link = False
             self.links[-1].tail += "\n"
 
+    def parse_html_declaration(self, i: int) -> int:
+        try:
+            return super().parse_html_declaration(i)
+        except AssertionError:  # CPython's parser gives up on `<![` without a name
+            return self.parse_bogus_comment(i)
+
     def handle_endtag(self, tag: str) -> None:
         if tag == "a":
             self._in_link = False
@@ -74,9 +80,13 @@ class _LinkCollector(HTMLParser):
 
 
 def parse_listing(page: str, page_url: str, content_type: str = "text/html") -> list[ListingItem]:
-    """The children of the folder at `page_url`, from its listing page."""
+    """The children of the folder at `page_url`, from its listing page. Total: a page
+    that is not what it claims to be lists what its links name (maybe nothing)."""
     if "json" in content_type or page.lstrip().startswith("["):
-        return parse_nginx_json(page)
+        try:
+            return parse_nginx_json(page)
+        except (ValueError, TypeError):  # not JSON, or JSON that is no list of rows
+            pass
     return parse_html_links(page, page_url)
 
 
@@ -123,9 +133,9 @@ def _decoded_name(path: str) -> str | None:
         rest = unquote(path, errors="strict").removesuffix("/")
     except UnicodeDecodeError:  # not UTF-8: no name we could publish and fetch back
         return None
-    if not rest or "/" in rest or rest in {".", ".."} or "\x00" in rest:
+    if not rest or "/" in rest or rest in {".", ".."}:
         return None
-    return rest
+    return rest  # NUL, backslash and the like are the sync's to skip and report
 
 
 def row_time_and_size(row: str) -> tuple[datetime | None, int | None]:
@@ -153,21 +163,27 @@ def _parse_time(text: str, formats: tuple[str, ...]) -> datetime | None:
 
 
 def parse_nginx_json(page: str) -> list[ListingItem]:
-    """nginx's `autoindex_format json`: name, type, mtime (RFC 1123) and exact size."""
+    """nginx's `autoindex_format json`: name, type, mtime (RFC 1123) and exact size.
+    ValueError when the page is no JSON, TypeError when no list; odd rows are skipped."""
+    rows = json.loads(page)
+    if not isinstance(rows, list):
+        raise TypeError("not a list of rows")
     items = []
-    for row in json.loads(page):
-        name = row.get("name", "")
-        if not name or "/" in name or name in {".", ".."}:
+    for row in rows:
+        name = row.get("name") if isinstance(row, dict) else None
+        if not isinstance(name, str) or not name or "/" in name or name in {".", ".."}:
             continue
         is_dir = row.get("type") == "directory"
-        size = row.get("size")
-        mtime = row.get("mtime")
+        size, mtime = row.get("size"), row.get("mtime")
+        exact = isinstance(size, int) and not isinstance(size, bool) and size >= 0
         items.append(
             ListingItem(
                 name=name,
                 is_dir=is_dir,
-                size=None if is_dir or size is None else int(size),
-                mtime=_parse_time(mtime, ("%a, %d %b %Y %H:%M:%S GMT",)) if mtime else None,
+                size=size if exact and not is_dir else None,
+                mtime=_parse_time(mtime, ("%a, %d %b %Y %H:%M:%S GMT",))
+                if isinstance(mtime, str)
+                else None,
             )
         )
     return items

@@ -31,7 +31,7 @@ from serve.api.fields import changes_from, checked_fields, source_json, spec_fro
 from serve.api.openapi import OPENAPI
 from serve.api.source_guard import check_public
 from serve.http.cors import add_resource
-from serve.http.problems import ProblemError
+from serve.http.problems import NESTED_TOO_DEEP, ProblemError
 
 PREFIX = "/api/v1"
 REALM = 'Bearer realm="datamirror"'
@@ -148,5 +148,7 @@ def curator_api(request: web.Request) -> CuratorApi:
 async def json_body(request: web.Request) -> Any:
     try:
         return json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int too long
         raise ProblemError(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProblemError(400, NESTED_TOO_DEEP) from None

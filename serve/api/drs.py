@@ -44,7 +44,7 @@ from serve.api.drs_objects import (
 )
 from serve.catalog_view import CatalogView, DatasetInfo
 from serve.http.cors import SERVED_PRIVATE, add_resource
-from serve.http.problems import ERROR_BODIES, ProblemError
+from serve.http.problems import ERROR_BODIES, NESTED_TOO_DEEP, ProblemError
 from serve.release_index import ReleaseIndex
 from serve.signing import signed_url_path
 
@@ -237,8 +237,10 @@ async def _post_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         fields = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int too long
         raise ProblemError(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProblemError(400, NESTED_TOO_DEEP) from None
     if not isinstance(fields, dict):
         raise ProblemError(400, "the body must be a JSON object")
     if fields.get("passports"):

@@ -25,6 +25,7 @@ from serve.http.negotiation import prefers_json
 
 log = logging.getLogger(__name__)
 NO_ROUTE_HINT = "the index at / lists the datasets this server offers"
+NESTED_TOO_DEEP = "the body is not JSON datamirror reads: it nests too deeply"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorBody = Callable[[int, str, str | None], dict[str, object]]
 """(status, detail, hint) -> the JSON error body of an API"""
