@@ -44,6 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that reach a catalog (through `db_kind`): the
+    others do not depend on the database and have run on SQLite already."""
+    if config.getoption("--db") != "postgresql":
+        return
+    uses_db = [i for i in items if "db_kind" in getattr(i, "fixturenames", ())]
+    if len(uses_db) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in set(uses_db)])
+        items[:] = uses_db
+
+
 @pytest.fixture(scope="session")
 def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--db"))
