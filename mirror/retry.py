@@ -13,12 +13,9 @@ one request) and per file (the sync's file loop); a `RetryLog` bounds the whole 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 from tenacity import (
@@ -31,6 +28,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from catalog.backoff import backoff_delay
 from catalog.errors import ChecksumMismatchError, DatamirrorError, SourceError
 
 RESET = "reset"
@@ -105,23 +103,6 @@ def retries_summary(counts: dict[str, int]) -> str:
     return f"{total} {'retry' if total == 1 else 'retries'} ({parts})"
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110
-    §10.2.3). None when absent or unreadable; a date in the past means 0.
-    """
-    if not value or not (text := value.strip()):
-        return None
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how patiently a transient failure is tried again.
@@ -144,11 +125,10 @@ class RetryPolicy:
 
     def delay(self, error: BaseException | None, attempt_number: int) -> float:
         """Seconds to sleep after failed attempt `attempt_number` (1-based) raised `error`."""
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
-            return float(min(retry_after, self.max_retry_after))
-        exponential = self.initial_wait * 2.0 ** min(attempt_number - 1, 62)
-        return min(exponential + random.uniform(0, self.initial_wait), self.max_wait)
+        return backoff_delay(
+            error, attempt_number, initial_wait=self.initial_wait, max_wait=self.max_wait,
+            max_retry_after=self.max_retry_after,
+        )  # fmt: skip
 
     def gives_up(self, error: BaseException, failures: int, elapsed: float) -> bool:
         """Whether `failures` failed attempts, the last raising `error`, `elapsed` seconds

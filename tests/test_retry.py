@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from catalog.backoff import parse_retry_after
 from catalog.errors import ChecksumMismatchError, SourceChangedError, SourceError, StoreError
-from mirror.retry import RetryPolicy, is_transient, parse_retry_after
+from mirror.retry import RetryPolicy, is_transient
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 FAST = RetryPolicy(attempts=4, initial_wait=0.001, max_wait=0.01, deadline=30)

@@ -1,21 +1,18 @@
 """Store writes tried again when the store fails transiently (an S3 500 or SlowDown, a
 connection reset during a part upload, a local file system that says "try again").
 
-The same shape as the mirror's policy (`mirror/retry.py`): tenacity, exponential backoff
-with jitter, a server's Retry-After honoured, bounded in attempts and in time, and only
-errors that say they are transient (`is_transient()`) are retried; the last error is
-re-raised. It lives here because catalog may not import mirror. Only idempotent writes
-go through it: a whole object put again, a part uploaded again under its number, bytes
-written again at their offset.
+The same shape as the mirror's policy (`mirror/retry.py`), with the same waits
+(`catalog.backoff`): tenacity, exponential backoff with jitter, a server's Retry-After
+honoured, bounded in attempts and in time, and only errors that say they are transient
+(`is_transient()`) are retried; the last error is re-raised. It lives here because
+catalog may not import mirror. Only idempotent writes go through it: a whole object put
+again, a part uploaded again under its number, bytes written again at their offset.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import (
@@ -26,6 +23,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from catalog.backoff import backoff_delay
 from catalog.errors import DatamirrorError
 
 T = TypeVar("T")
@@ -33,21 +31,6 @@ T = TypeVar("T")
 
 def is_transient(error: BaseException) -> bool:
     return isinstance(error, DatamirrorError) and error.is_transient()
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (RFC 9110 §10.2.3): delay-seconds or an
-    HTTP-date; None when absent or unreadable."""
-    text = (value or "").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +44,10 @@ class StoreRetry:
     max_retry_after: float = 60.0
 
     def delay(self, error: BaseException | None, attempt_number: int) -> float:
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
-            return float(min(retry_after, self.max_retry_after))
-        exponential = self.initial_wait * 2.0 ** min(attempt_number - 1, 62)
-        return min(exponential + random.uniform(0, self.initial_wait), self.max_wait)
+        return backoff_delay(
+            error, attempt_number, initial_wait=self.initial_wait, max_wait=self.max_wait,
+            max_retry_after=self.max_retry_after,
+        )  # fmt: skip
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

@@ -34,6 +34,7 @@ from botocore.exceptions import (
 )
 from yarl import URL
 
+from catalog.backoff import parse_retry_after
 from catalog.errors import (
     AccessDeniedError,
     ConfigError,
@@ -43,7 +44,7 @@ from catalog.errors import (
     StoreFullError,
 )
 from catalog.store.base import STREAM_CHUNK, ByteRange, LandedPart, ObjectInfo, check_key
-from catalog.store.retrying import STORE_RETRY, retry_after
+from catalog.store.retrying import STORE_RETRY
 from catalog.store.s3_client import (
     Presigner,
     Problem,
@@ -151,7 +152,7 @@ class S3Store:
                     )
                     error = _translate_failure(failure, self.bucket, key)
                     if isinstance(error, StoreError):
-                        error.retry_after = retry_after(response.headers.get("Retry-After"))
+                        error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise error
                 return plain_etag(response.headers.get("ETag"))
         except (aiohttp.ClientError, TimeoutError) as exc:

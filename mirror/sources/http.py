@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from yarl import URL
 
+from catalog.backoff import parse_retry_after
 from catalog.errors import (
     InvalidSourceURLError,
     NotPublicAddressError,
@@ -39,7 +40,6 @@ from mirror.retry import (
     TIMEOUT,
     TRUNCATION,
     RetryPolicy,
-    parse_retry_after,
 )
 from mirror.sources.base import Skipped, SourceEntry
 from mirror.sources.checks import check_size_unchanged, os_error_cause
