@@ -47,3 +47,15 @@ async def test_a_full_store_is_raised_at_once_from_a_lambda_attempt() -> None:
     with pytest.raises(StoreFullError):
         await FAST.call(lambda: full())  # noqa: PLW0108
     assert tries == [1]
+
+
+async def test_a_store_error_that_stays_transient_is_tried_exactly_the_attempts_given() -> None:
+    tries: list[int] = []
+
+    async def down() -> None:
+        tries.append(1)
+        raise StoreError("HTTP 500 InternalError", transient=True)
+
+    with pytest.raises(StoreError, match="InternalError"):
+        await FAST.call(lambda: down())  # noqa: PLW0108
+    assert len(tries) == FAST.attempts

@@ -11,8 +11,9 @@ again, a part uploaded again under its number, bytes written again at their offs
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from tenacity import (
@@ -62,14 +63,21 @@ class StoreRetry:
         )
 
     async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """`attempt()` until it succeeds, or fails for good. Each try awaits what
-        `attempt()` returns: tenacity calls a plain function (a lambda) without awaiting
-        its result, which would hand back the coroutine unrun."""
+        """`attempt()` until it succeeds, or fails for good. The first try runs without
+        tenacity (a write that succeeds, nearly every one, pays for no retry controller);
+        each later try awaits what `attempt()` returns: tenacity calls a plain function (a
+        lambda) without awaiting its result, which would hand back the coroutine unrun."""
+        try:
+            return await attempt()
+        except DatamirrorError as exc:
+            if not exc.is_transient() or self.attempts <= 1:
+                raise
+            await asyncio.sleep(self.delay(exc, 1))
 
         async def once() -> T:
             return await attempt()
 
-        return await self.retrying()(once)
+        return await replace(self, attempts=self.attempts - 1).retrying()(once)
 
 
 STORE_RETRY = StoreRetry()
